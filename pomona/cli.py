@@ -1,0 +1,145 @@
+"""The ``pomona`` command line: the front door to every part of the platform.
+
+Each command validates its input at the edge and turns an expected failure into one
+line on stderr (``error: ...``) and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from pomona.errors import PomonaError
+
+app = typer.Typer(help="Pomona: recommendations, ranking, fraud and forecasting on Feast + MLflow.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
+data_app = typer.Typer(help="Generate the synthetic marketplace or import a public dataset.", no_args_is_help=True)
+features_app = typer.Typer(help="The Feast feature store: apply, materialize, list, look up.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+
+
+class Scale(str, Enum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
+class UseCaseArg(str, Enum):
+    recommendations = "recommendations"
+    ranking = "ranking"
+    fraud = "fraud"
+    forecasting = "forecasting"
+
+
+class Frequency(str, Enum):
+    hourly = "hourly"
+    daily = "daily"
+    weekly = "weekly"
+    monthly = "monthly"
+    quarterly = "quarterly"
+    yearly = "yearly"
+
+
+def _ws():
+    from pomona.workspace import workspace
+
+    return workspace()
+
+
+def _echo_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+@app.callback()
+def _root(home: Optional[Path] = typer.Option(None, "--home", envvar="POMONA_HOME",
+                                               help="Workspace folder holding all state (default ./.pomona)."),
+          config: Optional[Path] = typer.Option(None, "--config", envvar="POMONA_CONFIG",
+                                                help="Store configuration YAML (default configs/workspace.yaml).")):
+    import os
+
+    if home is not None:
+        os.environ["POMONA_HOME"] = str(home)
+    if config is not None:
+        os.environ["POMONA_CONFIG"] = str(config)
+
+
+@data_app.command("generate")
+def data_generate(scale: Scale = typer.Option(Scale.small, help="small (seconds), medium or large (millions of rows)."),
+                  seed: int = typer.Option(0, help="Random seed; the same seed gives the same world."),
+                  force: bool = typer.Option(False, "--force", help="Replace data already in the workspace.")):
+    """Write the synthetic marketplace for all four use cases."""
+    from pomona.data.generate import generate
+
+    manifests = generate(_ws(), scale=scale.value, seed=seed, force=force)
+    for m in manifests.values():
+        rows = ", ".join(f"{t}={i.rows:,}" for t, i in m.tables.items())
+        typer.echo(f"{m.use_case:16s} {rows}")
+
+
+@data_app.command("import")
+def data_import(dataset: str = typer.Argument(..., help="movielens-100k | svmlight-ranking | vehicle-insurance-fraud | creditcard-fraud | m4"),
+                path: Path = typer.Option(..., "--path", help="The dataset's folder as distributed, or a single file."),
+                test_path: Optional[Path] = typer.Option(None, "--test-path", help="A separate test file."),
+                frequency: Optional[Frequency] = typer.Option(None, "--frequency", help="M4 only: which subset."),
+                force: bool = typer.Option(False, "--force", help="Replace this use case's data."),
+                no_checksum: bool = typer.Option(False, "--no-checksum",
+                                                 help="Skip the md5 check of known files (for subsets or edited copies).")):
+    """Convert a public dataset into its use case's canonical tables."""
+    from pomona.data.importers import import_dataset
+
+    m = import_dataset(_ws(), dataset, path, test_path=test_path,
+                       frequency=frequency.value if frequency else None, force=force,
+                       verify_checksum=not no_checksum)
+    rows = ", ".join(f"{t}={i.rows:,}" for t, i in m.tables.items())
+    typer.echo(f"imported {dataset} as {m.use_case}: {rows}")
+
+
+@data_app.command("show")
+def data_show():
+    """What data the workspace holds, per use case."""
+    from pomona import schemas
+    from pomona.usecases import USE_CASES
+
+    ws = _ws()
+    for uc in USE_CASES:
+        folder = ws.dataset_dir(uc)
+        if not (folder / "manifest.json").exists():
+            typer.echo(f"{uc:16s} (none)")
+            continue
+        m = schemas.Manifest.read(folder)
+        rows = ", ".join(f"{t}={i.rows:,}" for t, i in m.tables.items())
+        typer.echo(f"{uc:16s} {m.dataset:24s} {rows}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning expected failures into one line and exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except PomonaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        typer.echo("error: aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
