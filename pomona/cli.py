@@ -120,6 +120,86 @@ def data_show():
         typer.echo(f"{uc:16s} {m.dataset:24s} {rows}")
 
 
+def _parse_time(value: Optional[str], name: str) -> Optional[datetime]:
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo is None \
+            else pd.Timestamp(value).tz_convert("UTC")
+    except (ValueError, TypeError):
+        raise PomonaError(f"{name} {value!r} is not a time (use ISO 8601, e.g. 2025-06-30T12:00:00)") from None
+
+
+@features_app.command("apply")
+def features_apply(use_case: Optional[list[UseCaseArg]] = typer.Argument(None, help="Default: every use case with data.")):
+    """Build the derived feature tables and register entities, views and FeatureServices."""
+    import features
+
+    defs = features.apply(_ws(), [u.value for u in use_case] if use_case else None)
+    for uc, d in defs.items():
+        views = [o.name for o in d.objects if hasattr(o, "features") and o is not d.service]
+        typer.echo(f"{uc:16s} {d.service_name}: {len(views)} views ({', '.join(views)})")
+
+
+@features_app.command("materialize")
+def features_materialize(start: Optional[str] = typer.Option(None, help="ISO time; default: the earliest feature row."),
+                         end: Optional[str] = typer.Option(None, help="ISO time; default: the latest feature row."),
+                         use_case: Optional[list[UseCaseArg]] = typer.Argument(None)):
+    """Load the latest feature values in [start, end] into the online store."""
+    import time
+
+    import features
+
+    t0 = time.perf_counter()
+    out = features.materialize(_ws(), _parse_time(start, "--start"), _parse_time(end, "--end"),
+                               [u.value for u in use_case] if use_case else None)
+    secs = time.perf_counter() - t0
+    typer.echo(f"materialized {len(out['views'])} views, {out['source_rows']:,} feature rows "
+               f"from {out['start']} to {out['end']} in {secs:.1f}s")
+
+
+@features_app.command("list")
+def features_list(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """Feature views, on-demand views and FeatureServices with their features."""
+    import features
+
+    items = features.describe(_ws())
+    if as_json:
+        _echo_json(items)
+        return
+    for it in items:
+        extra = f" fingerprint={it['fingerprint']}" if "fingerprint" in it else ""
+        keys = f" keys={','.join(it['entities'])} ttl={it['ttl']}" if "entities" in it else ""
+        req = f" request={','.join(it['request_fields'])}" if it.get("request_fields") else ""
+        typer.echo(f"{it['kind']:15s} {it['name']}{keys}{req}{extra}")
+        typer.echo(f"{'':15s}   {', '.join(it['features'])}")
+
+
+@features_app.command("online")
+def features_online(use_case: UseCaseArg,
+                    entity: list[str] = typer.Option(..., "--entity", "-e",
+                                                     help="key=value of the entity row (repeat), e.g. -e user_id=3")):
+    """Look up the online feature vector of one entity row."""
+    import features
+
+    row: dict = {}
+    for item in entity:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise PomonaError(f"--entity {item!r} must look like key=value")
+        try:
+            row[key] = int(value)
+        except ValueError:
+            try:
+                row[key] = float(value)
+            except ValueError:
+                row[key] = value
+    df = features.online_features(use_case.value, [row], _ws())
+    _echo_json(df.iloc[0].to_dict())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning expected failures into one line and exit code."""
     try:

@@ -68,6 +68,17 @@ OPTIONAL_TABLES: dict[str, dict[str, dict[str, Kind]]] = {
 }
 
 
+# Columns that datasets may carry but that are never model features: ids, display
+# positions, free text (used only through request-time transforms) and diagnostics
+# derived from the label (the generator's ``fraud_pattern``).
+NON_FEATURE_COLUMNS: dict[str, dict[str, frozenset[str]]] = {
+    "recommendations": {"interactions": frozenset({"session_id"})},
+    "ranking": {"judgments": frozenset({USER_ID, "position", "query"})},
+    "fraud": {"transactions": frozenset({"fraud_pattern"})},
+    "forecasting": {"demand": frozenset({STORE_ID, PRODUCT_ID})},
+}
+
+
 def main_table(use_case: str) -> str:
     return next(iter(TABLES[use_case]))
 
@@ -182,9 +193,10 @@ def conform(df: pd.DataFrame, use_case: str, table: str, where: str) -> pd.DataF
 def feature_columns(df: pd.DataFrame, use_case: str, table: str) -> tuple[list[str], list[str]]:
     """Split the non-required columns of a table into (numeric, categorical) feature names."""
     spec = {**TABLES[use_case], **OPTIONAL_TABLES[use_case]}[table]
+    skip = NON_FEATURE_COLUMNS.get(use_case, {}).get(table, frozenset())
     numeric, categorical = [], []
     for col in df.columns:
-        if col in spec:
+        if col in spec or col in skip:
             continue
         (numeric if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
          else categorical).append(col)

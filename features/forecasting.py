@@ -1,0 +1,54 @@
+"""Forecasting features: each series' recent history (lags, rolling levels, intermittency)
+as of the step being forecast, and calendar inputs known in advance (price, promotion,
+holidays) where the dataset has them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from features import base
+from pomona.schemas import SERIES_ID, SPLIT, TS, Y
+
+
+def series_state(demand: pd.DataFrame, freq: str, season: int) -> pd.DataFrame:
+    """Per series and step t, stamped at t + 1 step: what is known when forecasting t + 1."""
+    demand = demand.sort_values([SERIES_ID, TS], kind="stable")
+    y = demand.groupby(SERIES_ID, sort=False)[Y]
+    out = pd.DataFrame({SERIES_ID: demand[SERIES_ID].to_numpy(),
+                        TS: (demand[TS] + to_offset(freq)).to_numpy()})
+    out["y_lag_1"] = demand[Y].to_numpy()
+    out[f"y_lag_{season}"] = y.shift(season - 1).to_numpy()
+    for w in sorted({max(season, 2), 4 * max(season, 2)}):
+        out[f"y_mean_{w}"] = y.rolling(w, min_periods=1).mean().to_numpy()
+    w = 4 * max(season, 2)
+    out[f"zero_share_{w}"] = (demand[Y] == 0).astype("float64").groupby(demand[SERIES_ID], sort=False) \
+        .rolling(w, min_periods=1).mean().to_numpy()
+    return out
+
+
+def build(ctx: base.Context) -> base.Definitions:
+    m = ctx.manifest
+    freq, season = m.frequency or "D", m.season_length or 1
+    demand = ctx.table("demand", columns=[SERIES_ID, TS, Y])
+    state = series_state(demand, freq, season)
+    step = pd.Timestamp("2000-01-01") + to_offset(freq) - pd.Timestamp("2000-01-01")
+    cols = [c for c in state.columns if c not in (SERIES_ID, TS)]
+    views = [base.view("forecasting_series_state", [base.series],
+                       base.file_source("forecasting_series_state", ctx.write("series_state", state)),
+                       base.fields_for(state, cols), timedelta(seconds=step.total_seconds() * 2),
+                       "The series' last value, seasonal lag, rolling means and share of zeros before the step.")]
+    info = m.tables["demand"]
+    if info.numeric_features or info.categorical_features:
+        calendar = base.attribute_view(ctx, "demand", base.series, "forecasting_calendar")
+        # Valid for its own step only: a price or promotion never carries over to the next step.
+        calendar.ttl = timedelta(seconds=step.total_seconds() - 1)
+        views.append(calendar)
+    svc = base.service("forecasting", views, "Features of one (series, step) for demand forecasting models.")
+
+    def entity_frame() -> pd.DataFrame:
+        return ctx.table("demand", columns=[SERIES_ID, TS, Y, SPLIT])
+
+    return base.Definitions("forecasting", [base.series, *views, svc], svc, entity_frame, label_columns=[Y])

@@ -1,0 +1,156 @@
+"""Fraud features: account velocity (pushed fresh at request time), merchant risk, and the
+request's own transaction fields through one on-demand transform.
+
+Timing contract (the same in training and serving):
+
+* ``fraud_account_activity`` rows hold the account's state *after* a transaction, stamped
+  at that transaction's time, and are pushed to the online store after each scored
+  transaction through the ``fraud_account_push`` push source;
+* a transaction is scored against the state *before* it: the training entity time is the
+  transaction time minus one microsecond, and serving reads the online store before
+  pushing;
+* merchant fraud rates use labels only after a 7-day delay (chargebacks arrive late).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from feast import Field, RequestSource
+from feast.types import Float64
+
+from features import base
+from features.tables import daily_rollups, event_rollups, running_mode
+from pomona.schemas import ACCOUNT_ID, IS_FRAUD, MERCHANT_ID, TRANSACTION_ID, TS
+
+WINDOWS = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "7d": pd.Timedelta(days=7),
+           "30d": pd.Timedelta(days=30)}
+LABEL_DELAY = pd.Timedelta(days=7)
+PRIOR_RATE, PRIOR_WEIGHT = 0.01, 20.0  # smoothing of merchant fraud rates
+PUSH_SOURCE = "fraud_account_push"
+TXN_TIME = "txn_unix"  # request field: the transaction's time in unix seconds
+ACCOUNT_COLUMNS = ("txn_count_1h", "txn_amount_1h", "txn_count_1d", "txn_amount_1d", "txn_count_7d",
+                   "txn_amount_7d", "txn_count_30d", "txn_amount_30d", "amount_mean_30d", "primary_device",
+                   "home_country", "last_txn_unix")
+DERIVED = ("log_amount", "amount_to_mean_30d", "is_new_device", "is_foreign_country", "secs_since_prev_txn")
+ID_FIELDS = ("device_id", TXN_TIME)  # request fields used by transforms, not features themselves
+
+
+def unix_seconds(ts: pd.Series) -> pd.Series:
+    return (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+
+
+def account_state(tx: pd.DataFrame) -> pd.DataFrame:
+    """The account's state after each transaction (``tx`` sorted by time, canonical columns)."""
+    amount = "amount" if "amount" in tx.columns else None
+    out = event_rollups(tx, ACCOUNT_ID, WINDOWS, amount)
+    if amount:
+        out["amount_mean_30d"] = out["txn_amount_30d"] / out["txn_count_30d"]
+    order = np.lexsort((tx[TS].to_numpy(), tx[ACCOUNT_ID].to_numpy()))
+    for col, name in (("device_id", "primary_device"), ("country", "home_country")):
+        if col in tx.columns:
+            values = np.empty(len(tx), dtype=tx[col].to_numpy().dtype)
+            values[order] = running_mode(tx[ACCOUNT_ID].to_numpy()[order], tx[col].to_numpy()[order])
+            out[name] = values
+    out["last_txn_unix"] = unix_seconds(tx[TS]).to_numpy()
+    return out
+
+
+def transaction_features(inputs):
+    """Request-time features: the transaction's own fields, and how they compare to the account.
+
+    Feast stores this function's source in the registry and runs it from there, so it is
+    self-contained: its imports and constants are inside.
+    """
+    import numpy as np
+    import pandas as pd
+
+    account_columns = {"txn_count_1h", "txn_amount_1h", "txn_count_1d", "txn_amount_1d", "txn_count_7d",
+                       "txn_amount_7d", "txn_count_30d", "txn_amount_30d", "amount_mean_30d", "primary_device",
+                       "home_country", "last_txn_unix"}
+    skip = account_columns | {"device_id", "txn_unix"}
+    out = pd.DataFrame({c: inputs[c] for c in inputs.columns if c not in skip and not c.startswith("__")},
+                       index=inputs.index)
+    if "txn_amount_30d" in inputs.columns and "amount" in inputs.columns:
+        amount = inputs["amount"].astype("float64")
+        mean = inputs["amount_mean_30d"].astype("float64")
+        out["log_amount"] = np.log1p(amount.clip(lower=0))
+        out["amount_to_mean_30d"] = (amount / mean.where(mean > 0)).fillna(1.0)
+        out["is_new_device"] = (inputs["device_id"].astype("float64")
+                                != inputs["primary_device"].astype("float64")).astype("float64") \
+            * inputs["primary_device"].notna()
+        out["is_foreign_country"] = ((inputs["country"].astype(str) != inputs["home_country"].astype(str))
+                                     & inputs["home_country"].notna()).astype("float64")
+        since = inputs["txn_unix"].astype("float64") - inputs["last_txn_unix"].astype("float64")
+        out["secs_since_prev_txn"] = since.fillna(30 * 86400.0).clip(lower=0)
+    return out
+
+
+def build(ctx: base.Context) -> base.Definitions:
+    info = ctx.manifest.tables["transactions"]
+    tx = ctx.table("transactions").sort_values(TS, kind="stable").reset_index(drop=True)
+    objects: list = [base.account, base.merchant]
+    views: list = []
+    sources: list = []
+    request_cols = info.numeric_features + info.categorical_features
+    per_account = tx[ACCOUNT_ID].nunique() > 1
+
+    if per_account:
+        state = account_state(tx)
+        cols = [c for c in ACCOUNT_COLUMNS if c in state.columns]
+        batch = base.file_source("fraud_account_activity", ctx.write("account_activity", state))
+        push = base.push_source(PUSH_SOURCE, batch)
+        activity = base.view("fraud_account_activity", [base.account], push, base.fields_for(state, cols),
+                             timedelta(days=30), "The account's velocity after its latest transaction "
+                             "(counts and amounts over 1h/1d/7d/30d, typical amount, usual device and country).")
+        objects.append(push)
+        views.append(activity)
+        sources.append(activity)
+        request_cols = request_cols + [TXN_TIME]
+
+    if tx[MERCHANT_ID].nunique() > 1:
+        known = pd.DataFrame({MERCHANT_ID: tx[MERCHANT_ID], TS: tx[TS] + LABEL_DELAY,
+                              "fraud": tx[IS_FRAUD].astype("float64")})
+        risk = daily_rollups(known, MERCHANT_ID, {"merchant_txn": "", "merchant_fraud": "fraud"}, [30])
+        risk["merchant_fraud_rate_30d"] = ((risk["merchant_fraud_30d"] + PRIOR_RATE * PRIOR_WEIGHT)
+                                           / (risk["merchant_txn_30d"] + PRIOR_WEIGHT))
+        cols = ["merchant_txn_30d", "merchant_fraud_rate_30d"]
+        views.append(base.view("fraud_merchant_risk", [base.merchant],
+                               base.file_source("fraud_merchant_risk", ctx.write("merchant_risk", risk)),
+                               base.fields_for(risk, cols), timedelta(days=60),
+                               "The merchant's volume and smoothed fraud rate over 30 days of known labels "
+                               "(labels arrive after 7 days)."))
+        if ctx.has("merchants"):
+            attrs = base.attribute_view(ctx, "merchants", base.merchant, "fraud_merchants")
+            if attrs is not None:
+                views.append(attrs)
+
+    # The transaction's own fields arrive with the request; the transform passes them
+    # through and, with account state, derives the comparisons.
+    sample = tx.head(1000).copy()
+    sample[TXN_TIME] = 0.0
+    request = RequestSource(name="fraud_request", schema=base.fields_for(sample, request_cols))
+    out_names = [c for c in request_cols if c not in ID_FIELDS]
+    out_fields = base.fields_for(sample, out_names)
+    if per_account and "amount" in tx.columns:
+        out_fields += [Field(name=n, dtype=Float64) for n in DERIVED]
+    transform = base.on_demand_view(transaction_features, name="fraud_transaction_features",
+                                    sources=sources + [request], schema=out_fields,
+                                    description="The request's transaction fields and their comparison "
+                                                "with the account's history.")
+    objects.append(request)
+    views.append(transform)
+    svc = base.service("fraud", views, "Features of one payment transaction for fraud models.")
+
+    def entity_frame() -> pd.DataFrame:
+        frame = tx[[TRANSACTION_ID, ACCOUNT_ID, MERCHANT_ID, TS, IS_FRAUD]
+                   + [c for c in request_cols if c in tx.columns]].copy()
+        if per_account:
+            frame[TXN_TIME] = unix_seconds(tx[TS])
+        frame[TS] = frame[TS] - pd.Timedelta(microseconds=1)  # the state *before* the transaction
+        return frame
+
+    return base.Definitions("fraud", objects + views + [svc], svc, entity_frame, label_columns=[IS_FRAUD],
+                            request_fields=request_cols, push_source=PUSH_SOURCE if per_account else None)

@@ -1,0 +1,95 @@
+"""Search ranking features: query-title match at request time, product quality and engagement.
+
+The query text only exists at request time, so the match features are an on-demand
+feature view over the request's ``query`` and the product's ``title``: training and
+serving run the same transform.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from feast import Field, RequestSource
+from feast.types import Float64, String
+
+from features import base
+from features.tables import daily_rollups
+from pomona.schemas import PRODUCT_ID, QUERY_ID, RELEVANCE, SPLIT, TS
+
+def query_title_match(inputs):
+    """Share of query words found in the title, Jaccard overlap, and an exact-phrase flag.
+
+    Self-contained (Feast runs it from the registry's copy of its source).
+    """
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    token = re.compile(r"[a-z0-9]+")
+    overlap, jaccard, phrase = [], [], []
+    for q, t in zip(inputs["query"].tolist(), inputs["title"].tolist()):
+        qt, tt = set(token.findall(str(q).lower())), set(token.findall(str(t).lower()))
+        common = len(qt & tt)
+        overlap.append(common / len(qt) if qt else 0.0)
+        jaccard.append(common / len(qt | tt) if qt or tt else 0.0)
+        phrase.append(1.0 if q and str(q).lower() in str(t).lower() else 0.0)
+    return pd.DataFrame({"query_title_overlap": np.asarray(overlap, dtype="float64"),
+                         "query_title_jaccard": np.asarray(jaccard, dtype="float64"),
+                         "query_title_phrase": np.asarray(phrase, dtype="float64")})
+
+
+def build(ctx: base.Context) -> base.Definitions:
+    info = ctx.manifest.tables["judgments"]
+    judgments = ctx.table("judgments")
+    views: list = []
+    objects: list = [base.query, base.product]
+    request_fields: list[str] = []
+
+    # Per (query, document) features that come with the dataset (e.g. LETOR's f_1..f_300).
+    if info.numeric_features or info.categorical_features:
+        cols = info.numeric_features + info.categorical_features
+        views.append(base.view("ranking_documents", [base.query, base.product],
+                               base.file_source("ranking_documents", ctx.data_path("judgments")),
+                               base.fields_for(judgments, cols), None,
+                               "Per query-document features shipped with the dataset."))
+
+    if ctx.has("products"):
+        # Engagement from past searches: impressions, clicks (relevance >= 1) and purchases (>= 3).
+        events = judgments[[PRODUCT_ID, TS]].copy()
+        events["clicked"] = (judgments[RELEVANCE] >= 1).astype("float64")
+        events["bought"] = (judgments[RELEVANCE] >= 3).astype("float64")
+        eng = daily_rollups(events, PRODUCT_ID, {"impressions": "", "clicks": "clicked", "purchases": "bought"}, [30])
+        eng["ctr_30d"] = (eng["clicks_30d"] + 1.0) / (eng["impressions_30d"] + 10.0)  # smoothed
+        eng_cols = ["impressions_30d", "clicks_30d", "purchases_30d", "ctr_30d"]
+        views.append(base.view("ranking_product_engagement", [base.product],
+                               base.file_source("ranking_product_engagement", ctx.write("product_engagement", eng)),
+                               base.fields_for(eng, eng_cols), timedelta(days=60),
+                               "Search impressions, clicks and purchases of the product over 30 complete days."))
+        attrs = base.attribute_view(ctx, "products", base.product, "ranking_products")
+        if attrs is not None:
+            views.append(attrs)
+        if "title" in ctx.manifest.tables["products"].text_columns and "query" in judgments.columns:
+            titles = base.view("ranking_product_titles", [base.product],
+                               base.file_source("ranking_product_titles", ctx.data_path("products")),
+                               [Field(name="title", dtype=String)], None, "Product titles (text, input of the match transform).")
+            request = RequestSource(name="ranking_request", schema=[Field(name="query", dtype=String)])
+            match = base.on_demand_view(
+                query_title_match, name="ranking_query_match", sources=[titles, request],
+                schema=[Field(name=n, dtype=Float64) for n in ("query_title_overlap", "query_title_jaccard",
+                                                               "query_title_phrase")],
+                description="Request-time match of the query text against the product title.")
+            objects += [titles, request]
+            views.append(match)
+            request_fields.append("query")
+
+    svc = base.service("ranking", views, "Features of a (query, product) pair for ranking models.")
+    keep = [QUERY_ID, PRODUCT_ID, TS, RELEVANCE, SPLIT] + request_fields
+
+    def entity_frame() -> pd.DataFrame:
+        return ctx.table("judgments", columns=keep)
+
+    return base.Definitions("ranking", objects + views + [svc], svc, entity_frame,
+                            label_columns=[RELEVANCE], request_fields=request_fields)

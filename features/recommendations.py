@@ -1,0 +1,47 @@
+"""Recommendations features: user activity, product popularity, and the catalog's own columns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+
+from features import base
+from features.tables import daily_rollups
+from pomona.schemas import PRODUCT_ID, TS, USER_ID, WEIGHT
+
+WINDOWS = [7, 30]
+
+
+def build(ctx: base.Context) -> base.Definitions:
+    interactions = ctx.table("interactions", columns=[USER_ID, PRODUCT_ID, TS, WEIGHT])
+
+    # Taste and activity of the user, popularity (and its recency) of the product: trailing
+    # event counts and weight sums over complete days, stamped at the next midnight.
+    users = daily_rollups(interactions, USER_ID, {"user_events": "", "user_weight": WEIGHT}, WINDOWS)
+    items = daily_rollups(interactions, PRODUCT_ID, {"product_events": "", "product_weight": WEIGHT}, WINDOWS)
+    user_cols = [c for c in users.columns if c not in (USER_ID, TS)]
+    item_cols = [c for c in items.columns if c not in (USER_ID, PRODUCT_ID, TS)]
+    user_activity = base.view("recommendations_user_activity", [base.user],
+                              base.file_source("recommendations_user_activity",
+                                               ctx.write("user_activity", users)),
+                              base.fields_for(users, user_cols), timedelta(days=30),
+                              "The user's events and weight over the last 7 and 30 complete days.")
+    popularity = base.view("recommendations_product_popularity", [base.product],
+                           base.file_source("recommendations_product_popularity",
+                                            ctx.write("product_popularity", items)),
+                           base.fields_for(items, item_cols), timedelta(days=30),
+                           "The product's events and weight over the last 7 and 30 complete days.")
+    views = [user_activity, popularity]
+    for table, entity in (("users", base.user), ("products", base.product)):
+        if ctx.has(table):
+            attrs = base.attribute_view(ctx, table, entity, f"recommendations_{table}")
+            if attrs is not None:
+                views.append(attrs)
+    svc = base.service("recommendations", views, "Features of a (user, product) pair for recommendation models.")
+
+    def entity_frame() -> pd.DataFrame:
+        return ctx.table("interactions", columns=[USER_ID, PRODUCT_ID, TS, WEIGHT])
+
+    return base.Definitions("recommendations", [base.user, base.product, *views, svc], svc, entity_frame,
+                            label_columns=[WEIGHT])

@@ -1,0 +1,226 @@
+"""The Feast adapter: build the store from configuration, apply definitions, materialize,
+and read point-in-time training frames and online vectors through a FeatureService."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import warnings
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+from feast import FeatureStore, FeatureView, OnDemandFeatureView, RepoConfig
+
+from features.base import Context, Definitions
+from pomona.config import load_config
+from pomona.data.writer import read_manifest
+from pomona.errors import PomonaError
+from pomona.schemas import TS
+from pomona.usecases import USE_CASES, check_use_case, feature_service_name
+from pomona.workspace import Workspace, staged_dir, workspace
+
+log = logging.getLogger(__name__)
+for noisy in ("feast", "dask", "distributed"):
+    logging.getLogger(noisy).setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", module="feast")
+warnings.filterwarnings("ignore", message=".*(experimental|deprecated|Deprecat).*")
+os.environ.setdefault("FEAST_USAGE", "False")
+
+
+def feature_store(ws: Workspace | None = None) -> FeatureStore:
+    """The workspace's FeatureStore, configured from the store YAML (cached per process)."""
+    ws = (ws or workspace()).ensure_writable()
+    return _store(ws.root, os.environ.get("POMONA_CONFIG", ""))
+
+
+@lru_cache(maxsize=8)
+def _store(root: Path, config_path: str) -> FeatureStore:
+    ws = Workspace(root)
+    cfg = load_config(config_path or None, ws).feast
+    ws.feast_dir.mkdir(parents=True, exist_ok=True)
+    settings = cfg.model_dump()
+    # A feature_store.yaml beside the registry lets `feast ui` / `feast` commands open it too.
+    (ws.feast_dir / "feature_store.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    try:
+        config = RepoConfig(repo_path=ws.feast_dir, **settings)
+        return FeatureStore(config=config)
+    except Exception as exc:  # Feast raises pydantic/ValueError/custom errors for bad store config
+        raise PomonaError(f"feature store configuration is invalid: {str(exc).splitlines()[0]}") from None
+
+
+def reset_cache() -> None:
+    _store.cache_clear()
+
+
+def use_case_module(use_case: str):
+    return importlib.import_module(f"features.{check_use_case(use_case)}")
+
+
+def available_use_cases(ws: Workspace) -> list[str]:
+    return [uc for uc in USE_CASES if (ws.dataset_dir(uc) / "manifest.json").exists()]
+
+
+def definitions(use_case: str, ws: Workspace | None = None, *, write: bool = False) -> Definitions:
+    """The use case's Feast objects for the workspace's dataset.
+
+    With ``write=True`` the derived feature tables are (re)built first, atomically.
+    """
+    ws = ws or workspace()
+    manifest = read_manifest(ws, use_case)
+    module = use_case_module(use_case)
+    if not write:
+        return module.build(Context(ws, use_case, manifest))
+    with staged_dir(ws.features_dir(use_case)) as stage:
+        return module.build(Context(ws, use_case, manifest, stage))
+
+
+def apply(ws: Workspace | None = None, use_cases: list[str] | None = None) -> dict[str, Definitions]:
+    """Build derived tables and register every use case's definitions; remove stale objects."""
+    ws = ws or workspace()
+    wanted = use_cases or available_use_cases(ws)
+    if not wanted:
+        raise PomonaError(f"no data in {ws.data}; run 'pomona data generate' or 'pomona data import' first")
+    defs = {uc: definitions(uc, ws, write=True) for uc in wanted}
+    store = feature_store(ws)
+    objects = [o for d in defs.values() for o in d.objects]
+    unique = {(type(o).__name__, o.name): o for o in objects}
+    keep_services = {d.service_name for d in defs.values()}
+    keep_views = {o.name for o in unique.values() if isinstance(o, (FeatureView, OnDemandFeatureView))}
+    stale = []
+    touched = {f"{uc}_" for uc in wanted}
+    for fs in store.list_feature_services():
+        if fs.name not in keep_services and any(fs.name.startswith(p) for p in touched):
+            stale.append(fs)
+    for fv in [*store.list_feature_views(), *store.list_on_demand_feature_views()]:
+        if fv.name not in keep_views and any(fv.name.startswith(p) for p in touched):
+            stale.append(fv)
+    store.apply(list(unique.values()), objects_to_delete=stale, partial=False)
+    return defs
+
+
+def _ts_range(path: str) -> tuple[datetime, datetime] | None:
+    col = pq.read_table(path, columns=[TS])[TS]
+    if len(col) == 0:
+        return None
+    mm = pc.min_max(col)
+    return mm["min"].as_py(), mm["max"].as_py()
+
+
+def materialize(ws: Workspace | None = None, start: datetime | None = None, end: datetime | None = None,
+                use_cases: list[str] | None = None) -> dict:
+    """Load the latest feature values in ``[start, end]`` into the online store.
+
+    Defaults cover all the data: ``start`` is the earliest feature timestamp and ``end``
+    the latest one (plus a second), so a materialization of historical data makes the
+    online store equal the offline store at the data's end.
+    """
+    ws = ws or workspace()
+    store = feature_store(ws)
+    wanted = set(use_cases or available_use_cases(ws))
+    views = [fv for fv in store.list_feature_views() if fv.name.split("_", 1)[0] in wanted]
+    if not views:
+        raise PomonaError("nothing to materialize; run 'pomona features apply' first")
+    rows, lo, hi = 0, None, None
+    for fv in views:
+        path = fv.batch_source.path
+        rng = _ts_range(path)
+        if rng is None:
+            continue
+        lo = rng[0] if lo is None else min(lo, rng[0])
+        hi = rng[1] if hi is None else max(hi, rng[1])
+    start = start or lo
+    end = end or (hi + timedelta(seconds=1))
+    if start >= end:
+        raise PomonaError(f"--start {start} is not before --end {end}")
+    for fv in views:
+        df = pq.read_table(fv.batch_source.path, columns=[TS]).to_pandas()
+        rows += int(((df[TS] >= start) & (df[TS] <= end)).sum())
+    store.materialize(start_date=start, end_date=end, feature_views=[fv.name for fv in views])
+    return {"views": [fv.name for fv in views], "start": start, "end": end, "source_rows": rows}
+
+
+def training_frame(use_case: str, entity_df: pd.DataFrame | None = None, ws: Workspace | None = None,
+                   *, full_feature_names: bool = False) -> pd.DataFrame:
+    """Point-in-time-correct features of the use case's FeatureService for ``entity_df``.
+
+    ``entity_df`` has the entity keys, ``event_timestamp`` and any request fields; by
+    default it is the use case's own labelled frame (every interaction, judgment,
+    transaction or demand row). No feature value stamped after a row's time, or older
+    than its view's TTL, reaches that row.
+    """
+    ws = ws or workspace()
+    store = feature_store(ws)
+    svc = _service(store, use_case)
+    if entity_df is None:
+        entity_df = definitions(use_case, ws).entity_frame()
+    if TS not in entity_df.columns:
+        raise PomonaError(f"entity frame needs an {TS!r} column")
+    entity_df = entity_df.copy()
+    entity_df[TS] = pd.to_datetime(entity_df[TS], utc=True).astype("datetime64[us, UTC]")
+    job = store.get_historical_features(entity_df=entity_df, features=svc, full_feature_names=full_feature_names)
+    frame = job.to_df()
+    # Request fields passed through by an on-demand view appear twice (same values): keep one.
+    return frame.loc[:, ~frame.columns.duplicated()]
+
+
+def online_features(use_case: str, entity_rows: list[dict] | pd.DataFrame, ws: Workspace | None = None,
+                    *, full_feature_names: bool = False) -> pd.DataFrame:
+    """Online feature vectors of the use case's FeatureService for ``entity_rows``."""
+    store = feature_store(ws)
+    svc = _service(store, use_case)
+    rows = entity_rows.to_dict("records") if isinstance(entity_rows, pd.DataFrame) else list(entity_rows)
+    resp = store.get_online_features(features=svc, entity_rows=rows, full_feature_names=full_feature_names)
+    return resp.to_df()
+
+
+def _service(store: FeatureStore, use_case: str):
+    name = feature_service_name(use_case)
+    try:
+        return store.get_feature_service(name, allow_cache=True)
+    except Exception:
+        raise PomonaError(f"feature service {name!r} is not registered; run 'pomona features apply'") from None
+
+
+def fingerprint(store: FeatureStore, use_case: str) -> str:
+    """A short hash of the FeatureService's definitions: names, keys, types, TTLs and transforms."""
+    svc = _service(store, use_case)
+    parts = []
+    for proj in svc.feature_view_projections:
+        name = proj.name
+        try:
+            fv = store.get_feature_view(name)
+            parts.append({"view": name, "keys": sorted(fv.join_keys), "ttl": fv.ttl.total_seconds() if fv.ttl else 0,
+                          "features": [(f.name, str(f.dtype)) for f in proj.features]})
+        except Exception:
+            odfv = store.get_on_demand_feature_view(name)
+            parts.append({"view": name, "features": [(f.name, str(f.dtype)) for f in proj.features],
+                          "sources": sorted(odfv.source_feature_view_projections) + sorted(odfv.source_request_sources),
+                          "udf": odfv.feature_transformation.udf_string if hasattr(odfv.feature_transformation,
+                                                                                   "udf_string") else ""})
+    blob = json.dumps({"service": svc.name, "parts": parts}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe(ws: Workspace | None = None) -> list[dict]:
+    """Every registered view and service with its features (for ``pomona features list``)."""
+    store = feature_store(ws)
+    out = []
+    for fv in sorted(store.list_feature_views(), key=lambda v: v.name):
+        out.append({"kind": "view", "name": fv.name, "entities": sorted(fv.join_keys),
+                    "ttl": str(fv.ttl) if fv.ttl else "none", "features": [f.name for f in fv.features]})
+    for odfv in sorted(store.list_on_demand_feature_views(), key=lambda v: v.name):
+        out.append({"kind": "on-demand view", "name": odfv.name, "features": [f.name for f in odfv.features],
+                    "request_fields": sorted(f.name for r in odfv.source_request_sources.values() for f in r.schema)})
+    for svc in sorted(store.list_feature_services(), key=lambda s: s.name):
+        uc = svc.name.rsplit("_v", 1)[0]
+        out.append({"kind": "service", "name": svc.name, "fingerprint": fingerprint(store, uc),
+                    "features": [f"{p.name}:{f.name}" for p in svc.feature_view_projections for f in p.features]})
+    return out
