@@ -17,8 +17,9 @@ from features.store import (
     fingerprint,
     materialize,
     online_features,
+    request_schema,
     training_frame,
 )
 
 __all__ = ["apply", "definitions", "describe", "feature_store", "fingerprint", "materialize",
-           "online_features", "training_frame"]
+           "online_features", "request_schema", "training_frame"]

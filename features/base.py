@@ -110,10 +110,11 @@ def view(name: str, entities: list[Entity], source, schema: list[Field], ttl: ti
                        online=True, description=description, tags={"pomona": "1"})
 
 
-def attribute_view(ctx: Context, table: str, entity: Entity, name: str) -> FeatureView | None:
+def attribute_view(ctx: Context, table: str, entity: Entity, name: str, prefix: str = "") -> FeatureView | None:
     """A view of a table's extra columns (numeric and categorical), derived from the manifest.
 
-    This is how an imported dataset's own columns become features without code.
+    This is how an imported dataset's own columns become features without code. ``prefix``
+    renames features (``country`` -> ``merchant_country``) where names would collide.
     """
     info = ctx.manifest.tables[table]
     columns = info.numeric_features + info.categorical_features
@@ -122,7 +123,10 @@ def attribute_view(ctx: Context, table: str, entity: Entity, name: str) -> Featu
     df = ctx.table(table, columns=columns)
     for col in info.categorical_features:  # stored as text in the online store
         df[col] = df[col].astype(str)
-    return view(name, [entity], file_source(name, ctx.data_path(table)), fields_for(df, columns), None,
+    mapping = {c: f"{prefix}{c}" for c in columns if prefix and not c.startswith(prefix)}
+    source = FileSource(name=f"{name}_source", path=ctx.data_path(table), timestamp_field=TS, field_mapping=mapping)
+    df = df.rename(columns=mapping)
+    return view(name, [entity], source, fields_for(df, [mapping.get(c, c) for c in columns]), None,
                 f"{table} attributes of the {ctx.manifest.dataset} dataset")
 
 

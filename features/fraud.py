@@ -123,7 +123,7 @@ def build(ctx: base.Context) -> base.Definitions:
                                "The merchant's volume and smoothed fraud rate over 30 days of known labels "
                                "(labels arrive after 7 days)."))
         if ctx.has("merchants"):
-            attrs = base.attribute_view(ctx, "merchants", base.merchant, "fraud_merchants")
+            attrs = base.attribute_view(ctx, "merchants", base.merchant, "fraud_merchants", prefix="merchant_")
             if attrs is not None:
                 views.append(attrs)
 

@@ -118,6 +118,9 @@ def materialize(ws: Workspace | None = None, start: datetime | None = None, end:
                 use_cases: list[str] | None = None) -> dict:
     """Load the latest feature values in ``[start, end]`` into the online store.
 
+    Each view starts at ``max(start, end - ttl)``: a value already expired at ``end`` is not
+    served online either.
+
     Defaults cover all the data: ``start`` is the earliest feature timestamp and ``end``
     the latest one (plus a second), so a materialization of historical data makes the
     online store equal the offline store at the data's end.
@@ -141,9 +144,12 @@ def materialize(ws: Workspace | None = None, start: datetime | None = None, end:
     if start >= end:
         raise PomonaError(f"--start {start} is not before --end {end}")
     for fv in views:
+        # Rows older than the view's TTL at `end` would be expired offline: leave them out
+        # online too, so the online store equals the offline store at `end`.
+        lo_fv = max(start, end - fv.ttl) if fv.ttl else start
         df = pq.read_table(fv.batch_source.path, columns=[TS]).to_pandas()
-        rows += int(((df[TS] >= start) & (df[TS] <= end)).sum())
-    store.materialize(start_date=start, end_date=end, feature_views=[fv.name for fv in views])
+        rows += int(((df[TS] >= lo_fv) & (df[TS] <= end)).sum())
+        store.materialize(start_date=lo_fv, end_date=end, feature_views=[fv.name])
     return {"views": [fv.name for fv in views], "start": start, "end": end, "source_rows": rows}
 
 
@@ -167,8 +173,11 @@ def training_frame(use_case: str, entity_df: pd.DataFrame | None = None, ws: Wor
     entity_df[TS] = pd.to_datetime(entity_df[TS], utc=True).astype("datetime64[us, UTC]")
     job = store.get_historical_features(entity_df=entity_df, features=svc, full_feature_names=full_feature_names)
     frame = job.to_df()
-    # Request fields passed through by an on-demand view appear twice (same values): keep one.
-    return frame.loc[:, ~frame.columns.duplicated()]
+    # Keep the entity columns and the service's features, once each: Feast also returns the
+    # inputs of on-demand views, and request fields passed through appear twice.
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    wanted = list(dict.fromkeys([*entity_df.columns, *feature_names(svc, full_feature_names)]))
+    return frame[[c for c in wanted if c in frame.columns]]
 
 
 def online_features(use_case: str, entity_rows: list[dict] | pd.DataFrame, ws: Workspace | None = None,
@@ -177,8 +186,47 @@ def online_features(use_case: str, entity_rows: list[dict] | pd.DataFrame, ws: W
     store = feature_store(ws)
     svc = _service(store, use_case)
     rows = entity_rows.to_dict("records") if isinstance(entity_rows, pd.DataFrame) else list(entity_rows)
+    needed = request_schema(use_case, ws)
+    for i, row in enumerate(rows):
+        missing = [k for k in needed if k not in row]
+        if missing:
+            raise PomonaError(f"entity row {i} lacks {', '.join(missing)} (needed by {svc.name}: "
+                              f"{', '.join(needed)})")
     resp = store.get_online_features(features=svc, entity_rows=rows, full_feature_names=full_feature_names)
     return resp.to_df()
+
+
+def request_schema(use_case: str, ws: Workspace | None = None) -> dict[str, str]:
+    """What a caller must send to get the use case's features: entity join keys and the
+    request fields of its on-demand views, with their Feast types (``Int64``, ``String``...).
+
+    Serving derives its request model from this, so an imported dataset's keys and fields
+    need no hand-written schema.
+    """
+    store = feature_store(ws)
+    svc = _service(store, use_case)
+    out: dict[str, str] = {}
+    for proj in svc.feature_view_projections:
+        try:
+            fv = store.get_feature_view(proj.name)
+        except Exception:  # an on-demand view: its request sources and source views' keys
+            odfv = store.get_on_demand_feature_view(proj.name)
+            for src in odfv.source_feature_view_projections.values():
+                for col in store.get_feature_view(src.name).entity_columns:
+                    out.setdefault(col.name, str(col.dtype))
+            for req in odfv.source_request_sources.values():
+                for f in req.schema:
+                    out.setdefault(f.name, str(f.dtype))
+            continue
+        for col in fv.entity_columns:
+            out.setdefault(col.name, str(col.dtype))
+    return out
+
+
+def feature_names(svc, full: bool = False) -> list[str]:
+    """The model-facing feature names of a FeatureService, in order."""
+    return [f"{p.name_to_use()}__{f.name}" if full else f.name for p in svc.feature_view_projections
+            for f in p.features]
 
 
 def _service(store: FeatureStore, use_case: str):

@@ -13,8 +13,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from pomona.errors import PomonaError
 
@@ -139,7 +139,7 @@ def features_apply(use_case: Optional[list[UseCaseArg]] = typer.Argument(None, h
 
     defs = features.apply(_ws(), [u.value for u in use_case] if use_case else None)
     for uc, d in defs.items():
-        views = [o.name for o in d.objects if hasattr(o, "features") and o is not d.service]
+        views = [p.name for p in d.service.feature_view_projections]
         typer.echo(f"{uc:16s} {d.service_name}: {len(views)} views ({', '.join(views)})")
 
 
@@ -201,19 +201,22 @@ def features_online(use_case: UseCaseArg,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning expected failures into one line and exit code."""
+    """Entry point: run the app, turning expected failures into one line and an exit code."""
     try:
         app(args=argv, standalone_mode=False)
     except PomonaError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
-    except click.exceptions.Abort:
+    except NoArgsIsHelpError as exc:  # `pomona` or `pomona data` alone: show the help
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except ClickException as exc:  # usage errors: unknown command, bad option value, ...
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except typer.Abort:
         typer.echo("error: aborted", err=True)
         return 130
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
+    except typer.Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)

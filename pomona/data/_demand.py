@@ -29,6 +29,7 @@ HOLIDAY_DAY = np.array([(pd.Timestamp(d) - pd.Timestamp("2025-01-01")).days for 
 HOLIDAY_MULT = np.array(list(HOLIDAYS.values()))
 PROMO_LIFT = 1.3  # display lift on promo days, on top of the price effect of the discount
 SLOW_SHARE = 0.3  # share of series that are intermittent slow movers
+NOISE_SHAPE = 20.0  # gamma-Poisson: variance = mean + mean^2 / 20
 
 
 def demand_products(w: World, scale: Scale, seed: int) -> np.ndarray:
@@ -56,7 +57,7 @@ def demand(w: World, scale: Scale, seed: int) -> Iterator[pd.DataFrame]:
     peak = np.where(summer, 190, 355)
     amp = rng.uniform(0.1, 0.35, n_p)
     yearly = 1 + amp[:, None] * np.cos(2 * np.pi * (d[None, :] - peak[:, None]) / 365)
-    prod_base = np.exp(rng.normal(1.3, 0.6, n_p))
+    prod_base = np.exp(rng.normal(2.2, 0.7, n_p))  # ~9 units a day for a typical fast mover
     store_size = rng.lognormal(0, 0.35, scale.stores)
     weekly = WEEKLY[(d + 2) % 7]
     holiday = np.ones(DAYS)
@@ -83,7 +84,7 @@ def demand(w: World, scale: Scale, seed: int) -> Iterator[pd.DataFrame]:
         rel_price = price / w.price[prods][p][:, None]
         lam = (base[:, None] * trend * weekly[None, :] * yearly[p] * holiday[None, :]
                * rel_price ** (-elasticity[p][:, None]) * np.where(promo, PROMO_LIFT, 1.0))
-        y = crng.poisson(lam * crng.gamma(8.0, 1 / 8.0, lam.shape)).astype("float64")
+        y = crng.poisson(lam * crng.gamma(NOISE_SHAPE, 1 / NOISE_SHAPE, lam.shape)).astype("float64")
         ids = np.char.add(np.char.add((s + 1).astype(str), "-"), (prods[p] + 1).astype(str))
         yield pd.DataFrame({
             schemas.SERIES_ID: np.repeat(ids, DAYS).astype(object),

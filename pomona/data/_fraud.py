@@ -103,13 +103,13 @@ def _block(w: World, mer: Merchants, scale: Scale, seed: int, chunk: int, users:
     amount = np.where(big, amount * rng.uniform(5, 20, n), amount)
     user_ids = users[i] + 1
     device = np.where((channel == 2) & has_phone[i], user_ids * 4 + 1, user_ids * 4)
-    new_dev = rng.random(n) < np.where(away, 0.3, 0.015)  # new phone, hotel computer, ...
+    new_dev = rng.random(n) < np.where(away, 0.3, 0.025)  # new phone, hotel computer, ...
     device = np.where(new_dev, NEW_DEVICE_BASE + rng.integers(0, 10 ** 9, n), device)
     fraud = np.zeros(n, np.int8)
     pattern = np.zeros(n, np.int8)
     legit = dict(account=user_ids, merchant=merchant, t=t, amount=amount, fraud=fraud, device=device,
                  country=country, channel=channel, pattern=pattern)
-    parts = [legit]
+    parts = [legit, _micro_bursts(rng, w, mer, users, has_phone, span)]
     late = span > 40 * DAY  # fraud hits accounts with some history
     eligible = np.flatnonzero(late)
     expected = n  # fraud counts scale with this block's legitimate volume
@@ -178,6 +178,28 @@ def _block(w: World, mer: Merchants, scale: Scale, seed: int, chunk: int, users:
     out = {c: np.concatenate([p[c] for p in parts]) for c in legit}
     out["t"] = np.minimum(out["t"], YEAR - 1)
     out["amount"] = np.round(np.maximum(out["amount"], 0.5), 2)
+    return out
+
+
+def _micro_bursts(rng, w: World, mer: Merchants, users: np.ndarray, has_phone: np.ndarray,
+                  span: np.ndarray) -> dict[str, np.ndarray]:
+    """Legitimate look-alikes of card testing: gamers buying 2-5 in-app items under $5 within minutes."""
+    gamer = rng.random(len(users)) < 0.08
+    n_sessions = np.where(gamer, rng.poisson(6 * span / YEAR), 0)
+    acc = np.repeat(np.arange(len(users)), n_sessions)
+    k = len(acc)
+    start = w.start[users][acc] + (rng.random(k) * span[acc]).astype(np.int64)
+    size = rng.integers(2, 6, k)
+    j = np.repeat(np.arange(k), size)
+    out = _cols(len(j))
+    uid = users[acc] + 1
+    out["account"] = uid[j]
+    out["t"] = start[j] + _within_group_cumsum(j, rng.integers(20, 400, len(j)))
+    out["merchant"] = mer.in_categories(rng, ("digital_goods", "gaming"), k)[j]
+    out["amount"] = rng.choice([0.99, 1.99, 2.99, 4.99], len(j))
+    out["device"] = np.where(has_phone[acc], uid * 4 + 1, uid * 4)[j]
+    out["country"] = w.country[users][acc][j]
+    out["channel"][:] = 2
     return out
 
 
