@@ -118,39 +118,35 @@ def materialize(ws: Workspace | None = None, start: datetime | None = None, end:
                 use_cases: list[str] | None = None) -> dict:
     """Load the latest feature values in ``[start, end]`` into the online store.
 
-    Each view starts at ``max(start, end - ttl)``: a value already expired at ``end`` is not
-    served online either.
-
-    Defaults cover all the data: ``start`` is the earliest feature timestamp and ``end``
-    the latest one (plus a second), so a materialization of historical data makes the
-    online store equal the offline store at the data's end.
+    Defaults cover all the data, per use case: ``start`` is its earliest feature timestamp
+    and ``end`` its latest (plus a second), so the online store equals the offline store at
+    the end of each use case's data. Each view starts at ``max(start, end - ttl)``: a value
+    already expired at ``end`` is not served online either.
     """
     ws = ws or workspace()
     store = feature_store(ws)
-    wanted = set(use_cases or available_use_cases(ws))
-    views = [fv for fv in store.list_feature_views() if fv.name.split("_", 1)[0] in wanted]
-    if not views:
+    wanted = use_cases or available_use_cases(ws)
+    by_uc = {uc: [fv for fv in store.list_feature_views() if fv.name.startswith(f"{uc}_")] for uc in wanted}
+    if not any(by_uc.values()):
         raise PomonaError("nothing to materialize; run 'pomona features apply' first")
-    rows, lo, hi = 0, None, None
-    for fv in views:
-        path = fv.batch_source.path
-        rng = _ts_range(path)
-        if rng is None:
+    rows, done, spans = 0, [], {}
+    for uc, views in by_uc.items():
+        ranges = [r for r in (_ts_range(fv.batch_source.path) for fv in views) if r]
+        if not ranges:
             continue
-        lo = rng[0] if lo is None else min(lo, rng[0])
-        hi = rng[1] if hi is None else max(hi, rng[1])
-    start = start or lo
-    end = end or (hi + timedelta(seconds=1))
-    if start >= end:
-        raise PomonaError(f"--start {start} is not before --end {end}")
-    for fv in views:
-        # Rows older than the view's TTL at `end` would be expired offline: leave them out
-        # online too, so the online store equals the offline store at `end`.
-        lo_fv = max(start, end - fv.ttl) if fv.ttl else start
-        df = pq.read_table(fv.batch_source.path, columns=[TS]).to_pandas()
-        rows += int(((df[TS] >= lo_fv) & (df[TS] <= end)).sum())
-        store.materialize(start_date=lo_fv, end_date=end, feature_views=[fv.name])
-    return {"views": [fv.name for fv in views], "start": start, "end": end, "source_rows": rows}
+        uc_start = start or min(r[0] for r in ranges)
+        uc_end = end or (max(r[1] for r in ranges) + timedelta(seconds=1))
+        if uc_start >= uc_end:
+            raise PomonaError(f"--start {uc_start} is not before --end {uc_end}")
+        for fv in views:
+            lo = max(uc_start, uc_end - fv.ttl) if fv.ttl else uc_start
+            ts = pq.read_table(fv.batch_source.path, columns=[TS]).column(TS)
+            rows += int(pc.sum(pc.and_(pc.greater_equal(ts, lo), pc.less_equal(ts, uc_end))).as_py() or 0)
+            store.materialize(start_date=lo, end_date=uc_end, feature_views=[fv.name])
+            done.append(fv.name)
+        spans[uc] = (uc_start, uc_end)
+    return {"views": done, "spans": spans, "start": min(s for s, _ in spans.values()),
+            "end": max(e for _, e in spans.values()), "source_rows": rows}
 
 
 def training_frame(use_case: str, entity_df: pd.DataFrame | None = None, ws: Workspace | None = None,

@@ -120,6 +120,15 @@ def data_show():
         typer.echo(f"{uc:16s} {m.dataset:24s} {rows}")
 
 
+@app.command("demo")
+def demo(scale: Scale = typer.Option(Scale.small, help="Size of the synthetic marketplace."),
+         seed: int = typer.Option(0, help="Random seed.")):
+    """Run the main job on the embedded default: generate, apply, materialize, look up."""
+    from pomona import demo as demo_mod
+
+    demo_mod.run(_ws().ensure_writable(), scale.value, seed, echo=typer.echo)
+
+
 def _parse_time(value: Optional[str], name: str) -> Optional[datetime]:
     if value is None:
         return None

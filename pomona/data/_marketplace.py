@@ -75,7 +75,8 @@ def interactions(w: World, scale: Scale, seed: int, samplers: Samplers) -> Itera
         v_user = s_user[v_sess]
         gaps = 10 + rng.exponential(60, len(v_sess)).astype(np.int64)
         first = np.cumsum(n_views) - n_views
-        offset = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first] - gaps[first], n_views) - gaps[first].repeat(n_views)
+        cs = np.cumsum(gaps)
+        offset = cs - np.repeat(cs[first], n_views)  # 0 for a session's first view
         v_time = s_start[v_sess] + offset
         kind = rng.choice(3, size=len(v_sess), p=SOURCE_P)
         kind = np.where(kind == 2, 3, kind)  # 0 brand, 1 category, 3 popular
