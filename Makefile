@@ -6,7 +6,7 @@ STAMP := $(VENV)/.pomona-installed
 export POMONA_HOME ?= $(CURDIR)/.pomona
 SCALE ?= small
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install redis demo test test-fast bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The suite also runs the online store against a real redis-server on loopback.
+redis:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing redis-server (apt-get)"; apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null; \
+	  else echo ">> redis-server not found: install it (apt-get install redis-server / brew install redis) for the Redis test"; fi; }
+
 demo: install
 	$(BIN)/pomona demo --scale $(SCALE)
 
-test: install
+test: install redis
 	$(BIN)/python -m pytest -n 2 --durations=15
 
 test-fast: install
