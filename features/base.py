@@ -32,6 +32,8 @@ product = Entity(name="product", join_keys=[schemas.PRODUCT_ID], value_type=Valu
 query = Entity(name="query", join_keys=[schemas.QUERY_ID], value_type=ValueType.INT64, description="One search (query text + results shown).")
 account = Entity(name="account", join_keys=[schemas.ACCOUNT_ID], value_type=ValueType.INT64, description="A payment account (a user's card).")
 merchant = Entity(name="merchant", join_keys=[schemas.MERCHANT_ID], value_type=ValueType.INT64, description="A merchant taking payments.")
+store = Entity(name="store", join_keys=[schemas.STORE_ID], value_type=ValueType.INT64,
+               description="A physical or online store that sells products.")
 series = Entity(name="series", join_keys=[schemas.SERIES_ID], value_type=ValueType.STRING, description="One demand series (store x product).")
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from features import base
-from pomona.schemas import SERIES_ID, SPLIT, TS, Y
+from features.tables import daily_rollups
+from pomona.schemas import SERIES_ID, SPLIT, STORE_ID, TS, Y
 
 
 def series_state(demand: pd.DataFrame, freq: str, season: int) -> pd.DataFrame:
@@ -46,9 +47,29 @@ def build(ctx: base.Context) -> base.Definitions:
         # Valid for its own step only: a price or promotion never carries over to the next step.
         calendar.ttl = timedelta(seconds=step.total_seconds() - 1)
         views.append(calendar)
+    has_store = _has_column(ctx, STORE_ID)
+    objects = [base.series]
+    if has_store:
+        # Store traffic: total units of the store over the last 7 and 28 complete steps.
+        sales = ctx.table("demand", columns=[STORE_ID, TS, Y])
+        traffic = daily_rollups(sales, STORE_ID, {"store_units": Y}, [7, 28], step=step)
+        cols = [c for c in traffic.columns if c not in (STORE_ID, TS)]
+        views.append(base.view("forecasting_store_traffic", [base.store],
+                               base.file_source("forecasting_store_traffic", ctx.write("store_traffic", traffic)),
+                               base.fields_for(traffic, cols), timedelta(seconds=step.total_seconds() * 2),
+                               "Units sold by the whole store over the last 7 and 28 complete steps."))
+        objects.append(base.store)
     svc = base.service("forecasting", views, "Features of one (series, step) for demand forecasting models.")
 
-    def entity_frame() -> pd.DataFrame:
-        return ctx.table("demand", columns=[SERIES_ID, TS, Y, SPLIT])
+    keys = [SERIES_ID] + ([STORE_ID] if has_store else [])
 
-    return base.Definitions("forecasting", [base.series, *views, svc], svc, entity_frame, label_columns=[Y])
+    def entity_frame() -> pd.DataFrame:
+        return ctx.table("demand", columns=keys + [TS, Y, SPLIT])
+
+    return base.Definitions("forecasting", [*objects, *views, svc], svc, entity_frame, label_columns=[Y])
+
+
+def _has_column(ctx: base.Context, column: str) -> bool:
+    import pyarrow.parquet as pq
+
+    return column in pq.read_schema(ctx.data_path("demand")).names

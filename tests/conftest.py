@@ -32,3 +32,17 @@ def shared(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real dataset not available at {path}")
     return path
+
+
+def assert_same_values(a, b, label: str = "") -> None:
+    """Two columns hold the same values: numbers within 1e-9, nulls in the same places."""
+    import numpy as np
+    import pandas as pd
+
+    a_num, b_num = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+    numeric = (a_num.notna() | a.isna()).all() and (b_num.notna() | b.isna()).all()
+    if numeric:
+        np.testing.assert_allclose(a_num.astype(float), b_num.astype(float), rtol=1e-9, err_msg=label)
+    else:
+        norm = lambda s: [None if pd.isna(v) else str(v) for v in s]  # noqa: E731
+        assert norm(a) == norm(b), label

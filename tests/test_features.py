@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_same_values
 
 import features
 from features.store import reset_cache
@@ -89,11 +90,7 @@ def test_online_equals_offline_after_materialize(fraud_ws):
     online = online.sort_values("account_id").reset_index(drop=True)
     assert online.loc[0, "txn_count_30d"] == 1  # account 1 at day 40: only transaction 7
     for col in online.columns:
-        a, b = offline[col], online[col]
-        if pd.api.types.is_numeric_dtype(b):
-            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-9, err_msg=col)
-        else:
-            assert a.astype(str).tolist() == b.astype(str).tolist(), col
+        assert_same_values(offline[col], online[col], col)
 
 
 def test_calendar_ttl_is_one_step(ws):
