@@ -25,6 +25,8 @@ data_app = typer.Typer(help="Generate the synthetic marketplace or import a publ
 features_app = typer.Typer(help="The Feast feature store: apply, materialize, list, look up.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+models_app = typer.Typer(help="The model registry: champions, history, promotion and rollback.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 class Scale(str, Enum):
@@ -118,6 +120,87 @@ def data_show():
         m = schemas.Manifest.read(folder)
         rows = ", ".join(f"{t}={i.rows:,}" for t, i in m.tables.items())
         typer.echo(f"{uc:16s} {m.dataset:24s} {rows}")
+
+
+@app.command("train")
+def train_cmd(use_case: UseCaseArg,
+              config: Optional[Path] = typer.Option(None, "--config", help="Training YAML (default configs/<use-case>.yaml)."),
+              seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every candidate's random_state."),
+              as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout; logs go to stderr.")):
+    """Train the use case's candidates on the workspace's data, track them, gate the champion."""
+    from training.job import train
+
+    result = train(use_case.value, str(config) if config else None, seed=seed, ws=_ws())
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), default=str))
+        return
+    typer.echo(f"{'candidate':20s} " + " ".join(f"{k:>18s}" for k in result.candidates[0]["metrics"]))
+    for c in result.candidates:
+        mark = " *" if c["name"] == result.winner else ""
+        typer.echo(f"{c['name'] + mark:20s} " + " ".join(f"{v:18.4f}" for v in c["metrics"].values()))
+    typer.echo(f"winner {result.winner} -> version {result.registered_version}; "
+               f"{'promoted' if result.promoted else 'not promoted'}: {result.reason}; "
+               f"champion is version {result.champion_version}")
+
+
+@models_app.command("list")
+def models_list(as_json: bool = typer.Option(False, "--json")):
+    """Registered models and their champions."""
+    from training import registry, tracking
+
+    rows = registry.list_models(tracking.connect(_ws()))
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['registered_model']:24s} versions={r['versions']:<3d} champion={r['champion_version']}")
+
+
+@models_app.command("history")
+def models_history(use_case: UseCaseArg, as_json: bool = typer.Option(False, "--json")):
+    """Every move of the use case's champion alias (the append-only ledger)."""
+    from training import registry
+
+    rows = registry.history(_ws(), use_case.value)
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        typer.echo(f"{use_case.value}: no champion yet")
+    for r in rows:
+        typer.echo(f"{r['time'][:19]}  {r['action']:9s} {str(r['from_version']):>4s} -> {r['to_version']:<4s} "
+                   f"{r['reason']}" + (f" (run {r['run_id'][:8]})" if r.get("run_id") else ""))
+
+
+@models_app.command("promote")
+def models_promote(use_case: UseCaseArg, version: int = typer.Argument(..., min=1),
+                   reason: str = typer.Option("manual promotion", "--reason")):
+    """Make a registered version the champion (recorded in the ledger)."""
+    from mlflow.exceptions import MlflowException
+
+    from pomona.usecases import registered_model_name
+    from training import registry, tracking
+
+    ws = _ws()
+    client = tracking.connect(ws)
+    try:
+        client.get_model_version(registered_model_name(use_case.value), str(version))
+    except MlflowException:
+        raise PomonaError(f"{registered_model_name(use_case.value)} has no version {version}") from None
+    registry.move_champion(ws, client, use_case.value, str(version), action="promote", reason=reason)
+    typer.echo(f"{use_case.value}: champion is now version {version}")
+
+
+@models_app.command("rollback")
+def models_rollback(use_case: UseCaseArg):
+    """Put the previous champion back."""
+    from training import registry, tracking
+
+    ws = _ws()
+    client = tracking.connect(ws)
+    target = registry.rollback_target(ws, use_case.value)
+    registry.move_champion(ws, client, use_case.value, target, action="rollback", reason="rollback")
+    typer.echo(f"{use_case.value}: champion rolled back to version {target}")
 
 
 @app.command("demo")

@@ -1,0 +1,71 @@
+"""Fraud training: temporal split, threshold chosen on the validation period by cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import features
+from models.scoring import ModelBundle, score
+from pomona.errors import PomonaError
+from pomona.schemas import IS_FRAUD, TS
+from training import metrics, plots, splits
+from training.common import Data, model_input, require_rows
+
+PRIMARY = "pr_auc"
+LABEL = IS_FRAUD
+# Columns a reference protocol leaves out (the claim year encodes the split itself).
+PROTOCOL_EXCLUDE = {"vehicle-insurance-fraud": ["Year"]}
+
+
+def prepare(ws, cfg, manifest) -> Data:
+    frame = require_rows(features.training_frame("fraud", ws=ws), "fraud")
+    frame = frame.sort_values(TS, kind="stable").reset_index(drop=True)
+    drop = [c for c in [*cfg.exclude_features, *PROTOCOL_EXCLUDE.get(manifest.dataset, [])] if c in frame.columns]
+    frame = frame.drop(columns=drop)
+    kind = splits.resolve(cfg.split.kind, "fraud", manifest)
+    if kind != "temporal":
+        raise PomonaError(f"fraud needs a temporal split, not {kind!r}")
+    test_start = cfg.split.test_start or splits.REFERENCE_TEST_START.get(manifest.dataset)
+    masks = splits.temporal(frame[TS], cfg.split.test_fraction, cfg.split.validation_fraction, test_start).check("fraud")
+    for name in ("train", "test"):
+        y = frame.loc[getattr(masks, name), LABEL]
+        if y.nunique() < 2:
+            raise PomonaError(f"the fraud {name}ing window has labels of a single class ({int(y.iloc[0])}); "
+                              f"a model needs both frauds and legitimate transactions")
+    return Data(frame, masks, LABEL, f"temporal (test from {frame.loc[masks.test, TS].min():%Y-%m-%d})",
+                extra={"excluded": drop})
+
+
+def fit(estimator, data: Data, cfg):
+    """Fit on the training period before validation; choose the cost-minimising threshold on it."""
+    fit_rows = data.masks.train & ~data.masks.valid
+    if data.frame.loc[fit_rows, LABEL].nunique() < 2 or data.frame.loc[data.masks.valid, LABEL].nunique() < 2:
+        raise PomonaError("the fit or validation period holds a single class; widen validation_fraction")
+    frame = data.frame[fit_rows]
+    estimator.fit(model_input(frame, LABEL), frame[LABEL].to_numpy())
+    valid = data.part("valid")
+    proba = estimator.predict_proba(model_input(valid, LABEL))[:, 1]
+    threshold = metrics.choose_threshold(valid[LABEL].to_numpy(), proba, cfg.costs.missed_fraud, cfg.costs.false_alarm)
+    estimator.set_threshold(threshold)
+    return estimator, {"threshold": float(threshold), "review_threshold": float(threshold * cfg.costs.review_fraction)}
+
+
+def evaluate(bundle: ModelBundle, data: Data, cfg):
+    test = data.part("test")
+    out = score(bundle, model_input(test, LABEL))
+    y, p = test[LABEL].to_numpy(), out["fraud_probability"].to_numpy()
+    threshold = bundle.params["threshold"]
+    m = metrics.fraud_metrics(y, p, threshold, cfg.costs.missed_fraud, cfg.costs.false_alarm)
+    t, c = metrics.cost_curve(y, p, cfg.costs.missed_fraud, cfg.costs.false_alarm)
+    figs = {"plots/precision_recall.png": plots.precision_recall(y, p, threshold, "precision-recall (test)"),
+            "plots/calibration.png": plots.calibration(y, p, "calibration (test)"),
+            "plots/cost_by_threshold.png": plots.cost_curve(np.clip(t, 1e-6, None), c, threshold, "cost (test)")}
+    imp = getattr(bundle.estimator, "feature_importances_", None)
+    if isinstance(imp, pd.Series):
+        figs["plots/feature_importance.png"] = plots.feature_importance(imp, "feature importance")
+    return m, figs
+
+
+def example(data: Data):
+    return model_input(data.part("test").head(5), LABEL), None

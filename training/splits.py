@@ -1,0 +1,89 @@
+"""Held-out data, never random where time matters.
+
+Each function returns boolean masks (or cut-off times) over a frame in canonical columns.
+``resolve`` turns a config's ``kind: auto`` into the dataset's reference protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pomona.errors import PomonaError
+from pomona.schemas import SPLIT, Manifest
+
+# Reference protocols of the public datasets (see ../shared/data/README.md).
+REFERENCE_TEST_START = {"vehicle-insurance-fraud": "1996-01-01"}
+
+
+def resolve(kind: str, use_case: str, manifest: Manifest) -> str:
+    """The split kind to use: ``auto`` maps to the use case's (and dataset's) protocol."""
+    if kind != "auto":
+        return kind
+    return {"recommendations": "per_user", "ranking": "official", "fraud": "temporal",
+            "forecasting": "official" if manifest.dataset == "m4" else "rolling_origin"}[use_case]
+
+
+@dataclass
+class Masks:
+    train: np.ndarray
+    test: np.ndarray
+    valid: np.ndarray | None = None  # a part of train (the end of it for temporal splits)
+
+    def check(self, what: str) -> "Masks":
+        for name in ("train", "test"):
+            if not getattr(self, name).any():
+                raise PomonaError(f"empty {name}ing window for {what}; check the split in the config")
+        return self
+
+
+def temporal(ts: pd.Series, test_fraction: float, validation_fraction: float,
+             test_start: str | None = None) -> Masks:
+    """Train on the past, test on the last ``test_fraction`` of time (or from ``test_start``);
+    validation is the last ``validation_fraction`` of the training period."""
+    ts = pd.to_datetime(ts, utc=True)
+    lo, hi = ts.min(), ts.max()
+    cut = pd.Timestamp(test_start, tz="UTC") if test_start else lo + (hi - lo) * (1 - test_fraction)
+    train = (ts < cut).to_numpy()
+    vcut = lo + (cut - lo) * (1 - validation_fraction)
+    valid = (train & (ts >= vcut).to_numpy())
+    return Masks(train=train, test=~train, valid=valid)
+
+
+def per_user(users: pd.Series, test_fraction: float, seed: int) -> Masks:
+    """Per-user random split (Microsoft Recommenders' stratified split): each user's rows are
+    shuffled with one seeded generator and the first ``1 - test_fraction`` go to training."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(users))
+    u = users.to_numpy()[order]
+    pos = pd.Series(np.arange(len(u))).groupby(u).cumcount().to_numpy()
+    counts = pd.Series(u).map(pd.Series(u).value_counts()).to_numpy()
+    in_train = pos < np.round(counts * (1 - test_fraction))
+    train = np.zeros(len(users), dtype=bool)
+    train[order] = in_train
+    return Masks(train=train, test=~train)
+
+
+def official(split: pd.Series) -> Masks:
+    """The dataset's own train/test column (LETOR's rank.test, M4's test horizon)."""
+    values = set(split.unique())
+    if not values <= {"train", "test"}:
+        raise PomonaError(f"the {SPLIT!r} column holds {sorted(values)}; expected 'train' and 'test'")
+    return Masks(train=(split == "train").to_numpy(), test=(split == "test").to_numpy())
+
+
+def rolling_origins(ts: pd.Series, horizon_steps: int, origins: int, freq: str) -> list[pd.Timestamp]:
+    """Forecast origins (last training timestamp of each fold), the latest one ``horizon``
+    steps before the end, each earlier one a further ``horizon`` steps back."""
+    end = pd.to_datetime(ts, utc=True).max()
+    step = pd.tseries.frequencies.to_offset(freq)
+    out = []
+    for i in range(origins, 0, -1):
+        origin = end - step * (horizon_steps * i)
+        out.append(origin)
+    return out
+
+
+__all__ = ["Masks", "REFERENCE_TEST_START", "official", "per_user", "resolve", "rolling_origins", "temporal"]
