@@ -34,7 +34,6 @@ TXN_TIME = "txn_unix"  # request field: the transaction's time in unix seconds
 ACCOUNT_COLUMNS = ("txn_count_1h", "txn_amount_1h", "txn_count_1d", "txn_amount_1d", "txn_count_7d",
                    "txn_amount_7d", "txn_count_30d", "txn_amount_30d", "amount_mean_30d", "primary_device",
                    "home_country", "last_txn_unix")
-DERIVED = ("log_amount", "amount_to_mean_30d", "is_new_device", "is_foreign_country", "secs_since_prev_txn")
 ID_FIELDS = ("device_id", TXN_TIME)  # request fields used by transforms, not features themselves
 
 
@@ -78,13 +77,16 @@ def transaction_features(inputs):
         mean = inputs["amount_mean_30d"].astype("float64")
         out["log_amount"] = np.log1p(amount.clip(lower=0))
         out["amount_to_mean_30d"] = (amount / mean.where(mean > 0)).fillna(1.0)
-        out["is_new_device"] = (inputs["device_id"].astype("float64")
-                                != inputs["primary_device"].astype("float64")).astype("float64") \
-            * inputs["primary_device"].notna()
-        out["is_foreign_country"] = ((inputs["country"].astype(str) != inputs["home_country"].astype(str))
-                                     & inputs["home_country"].notna()).astype("float64")
         since = inputs["txn_unix"].astype("float64") - inputs["last_txn_unix"].astype("float64")
         out["secs_since_prev_txn"] = since.fillna(30 * 86400.0).clip(lower=0)
+    if "primary_device" in inputs.columns and "device_id" in inputs.columns:
+        known = inputs["primary_device"].notna()
+        out["is_new_device"] = ((inputs["device_id"].astype("float64")
+                                 != inputs["primary_device"].astype("float64")) & known).astype("float64")
+    if "home_country" in inputs.columns and "country" in inputs.columns:
+        known = inputs["home_country"].notna()
+        out["is_foreign_country"] = ((inputs["country"].astype(str) != inputs["home_country"].astype(str))
+                                     & known).astype("float64")
     return out
 
 
@@ -134,8 +136,11 @@ def build(ctx: base.Context) -> base.Definitions:
     request = RequestSource(name="fraud_request", schema=base.fields_for(sample, request_cols))
     out_names = [c for c in request_cols if c not in ID_FIELDS]
     out_fields = base.fields_for(sample, out_names)
-    if per_account and "amount" in tx.columns:
-        out_fields += [Field(name=n, dtype=Float64) for n in DERIVED]
+    if per_account:
+        derived = (["log_amount", "amount_to_mean_30d", "secs_since_prev_txn"] if "amount" in tx.columns else []) \
+            + (["is_new_device"] if "device_id" in tx.columns else []) \
+            + (["is_foreign_country"] if "country" in tx.columns else [])
+        out_fields += [Field(name=n, dtype=Float64) for n in derived]
     transform = base.on_demand_view(transaction_features, name="fraud_transaction_features",
                                     sources=sources + [request], schema=out_fields,
                                     description="The request's transaction fields and their comparison "

@@ -200,15 +200,35 @@ def request_schema(use_case: str, ws: Workspace | None = None) -> dict[str, str]
     need no hand-written schema.
     """
     store = feature_store(ws)
+    key = (id(store), use_case, _registry_stamp(store))
+    if key not in _SCHEMAS:
+        _SCHEMAS.clear() if len(_SCHEMAS) > 64 else None
+        _SCHEMAS[key] = _request_schema(store, use_case)
+    return _SCHEMAS[key]
+
+
+_SCHEMAS: dict[tuple, dict[str, str]] = {}
+
+
+def _registry_stamp(store: FeatureStore) -> float:
+    """Changes when the registry file is rewritten (by this or another process)."""
+    path = store.config.registry.path
+    try:
+        return os.stat(path).st_mtime_ns if "://" not in str(path) else 0.0
+    except OSError:
+        return 0.0
+
+
+def _request_schema(store: FeatureStore, use_case: str) -> dict[str, str]:
     svc = _service(store, use_case)
     out: dict[str, str] = {}
     for proj in svc.feature_view_projections:
         try:
-            fv = store.get_feature_view(proj.name)
+            fv = store.get_feature_view(proj.name, allow_registry_cache=True)
         except Exception:  # an on-demand view: its request sources and source views' keys
-            odfv = store.get_on_demand_feature_view(proj.name)
+            odfv = store.get_on_demand_feature_view(proj.name, allow_registry_cache=True)
             for src in odfv.source_feature_view_projections.values():
-                for col in store.get_feature_view(src.name).entity_columns:
+                for col in store.get_feature_view(src.name, allow_registry_cache=True).entity_columns:
                     out.setdefault(col.name, str(col.dtype))
             for req in odfv.source_request_sources.values():
                 for f in req.schema:

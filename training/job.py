@@ -46,9 +46,10 @@ class JobResult:
     reason: str
     champion_version: str | None
     timings: dict[str, float] = field(default_factory=dict)
+    bundles: dict[str, ModelBundle] = field(default_factory=dict, repr=False)  # the fitted candidates
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "timings"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("timings", "bundles")}
 
 
 def _log(msg: str) -> None:
@@ -155,7 +156,8 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
         f"{'promoted to champion' if promote else 'not promoted'}: {reason}")
     return JobResult(use_case, exp_id, parent.info.run_id,
                      [{"name": r["name"], "run_id": r["run_id"], "metrics": r["metrics"]} for r in results],
-                     mod.PRIMARY, best["name"], version, promote, reason, champ.version if champ else None, timings)
+                     mod.PRIMARY, best["name"], version, promote, reason, str(champ.version) if champ else None, timings,
+                     bundles)
 
 
 def _best(primary: str, results: list[dict]) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import features
 from models.scoring import ModelBundle, score
 from pomona.errors import PomonaError
@@ -16,8 +18,11 @@ CUTOFFS = (1, 3, 5, 10, 20)
 
 
 def prepare(ws, cfg, manifest) -> Data:
-    frame = require_rows(features.training_frame("recommendations", ws=ws), "recommendations")
-    frame = frame.sort_values([USER_ID, "event_timestamp", PRODUCT_ID], kind="stable").reset_index(drop=True)
+    # Keep the dataset's own row order (the per-user split draws one number per row in it).
+    entities = features.definitions("recommendations", ws).entity_frame()
+    entities["_row"] = np.arange(len(entities))
+    frame = require_rows(features.training_frame("recommendations", entities, ws=ws), "recommendations")
+    frame = frame.sort_values("_row").drop(columns="_row").reset_index(drop=True)
     kind = splits.resolve(cfg.split.kind, "recommendations", manifest)
     if kind == "per_user":
         masks = splits.per_user(frame[USER_ID], cfg.split.test_fraction, cfg.split.seed)

@@ -68,7 +68,7 @@ def move_champion(ws: Workspace, client: MlflowClient, use_case: str, version: s
                   run_id: str | None = None) -> dict:
     current = champion_version(client, use_case)
     client.set_registered_model_alias(registered_model_name(use_case), ALIAS, str(version))
-    return record(ws, use_case, action, current.version if current else None, str(version), reason, run_id)
+    return record(ws, use_case, action, str(current.version) if current else None, str(version), reason, run_id)
 
 
 def improvement(metric: str, a: float, b: float) -> float:
@@ -123,6 +123,6 @@ def list_models(client: MlflowClient) -> list[dict]:
             versions = []
         champ = champion_version(client, uc)
         out.append({"use_case": uc, "registered_model": name, "versions": len(versions),
-                    "champion_version": champ.version if champ else None,
+                    "champion_version": str(champ.version) if champ else None,
                     "champion_run_id": champ.run_id if champ else None})
     return out

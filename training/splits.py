@@ -53,16 +53,15 @@ def temporal(ts: pd.Series, test_fraction: float, validation_fraction: float,
 
 
 def per_user(users: pd.Series, test_fraction: float, seed: int) -> Masks:
-    """Per-user random split (Microsoft Recommenders' stratified split): each user's rows are
-    shuffled with one seeded generator and the first ``1 - test_fraction`` go to training."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(users))
-    u = users.to_numpy()[order]
-    pos = pd.Series(np.arange(len(u))).groupby(u).cumcount().to_numpy()
-    counts = pd.Series(u).map(pd.Series(u).value_counts()).to_numpy()
-    in_train = pos < np.round(counts * (1 - test_fraction))
+    """Per-user random split, as Microsoft Recommenders' ``python_stratified_split``: one
+    uniform draw per row from ``np.random.RandomState(seed)`` (in the data's own row order)
+    orders each user's rows, and the first ``1 - test_fraction`` of each user train."""
+    draw = np.random.RandomState(seed).rand(len(users))
+    df = pd.DataFrame({"u": users.to_numpy(), "r": draw, "i": np.arange(len(users))}).sort_values(["u", "r"])
+    g = df.groupby("u", sort=False)
+    frac = ((g.cumcount() + 1) / g["u"].transform("count")).to_numpy()
     train = np.zeros(len(users), dtype=bool)
-    train[order] = in_train
+    train[df["i"].to_numpy()] = frac <= 1 - test_fraction
     return Masks(train=train, test=~train)
 
 

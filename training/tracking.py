@@ -26,6 +26,7 @@ from pomona.workspace import Workspace
 for noisy in ("mlflow", "alembic", "urllib3"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", module="mlflow")
+warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_TRACKING_SERVER_CERT_PATH", "")
 

@@ -1,0 +1,398 @@
+"""Global forecasters on a long frame: seasonal naive and one LightGBM model over all series.
+
+Input (Nixtla style, fixed names): ``series_id``, ``event_timestamp``, ``y``, one row per
+series and step at a regular frequency ``freq``; every other numeric column (``price``,
+``promo``, ``is_holiday``, ...) is an exogenous input known in advance. ``predict(h)``
+forecasts the ``h`` steps after each series' last training timestamp and returns
+``series_id, event_timestamp, yhat, yhat_lower, yhat_upper``; models fit with exogenous
+columns need them for those steps in ``X_future`` (``series_id``, ``event_timestamp`` and
+the columns).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from pomona.schemas import NON_FEATURE_COLUMNS, SERIES_ID, SPLIT, TS, Y
+
+__all__ = ["LGBMForecaster", "SeasonalNaive", "default_lags", "default_windows"]
+
+KEYS = (SERIES_ID, TS)
+NOT_EXOGENOUS = frozenset({SERIES_ID, TS, Y, SPLIT}) | NON_FEATURE_COLUMNS["forecasting"]["demand"]
+OUTPUT = [SERIES_ID, TS, "yhat", "yhat_lower", "yhat_upper"]
+
+
+def _step_seconds(freq: str) -> float:
+    """Length of one step in seconds (calendar steps measured at 2000-01-01)."""
+    t0 = pd.Timestamp("2000-01-01")
+    return ((t0 + to_offset(freq)) - t0).total_seconds()
+
+
+def default_lags(season_length: int, freq: str) -> list[int]:
+    """1..m, then multiples of m: up to a week for sub-daily data, 4 seasons for daily, 2 otherwise."""
+    m = max(int(season_length), 1)
+    step = _step_seconds(freq)
+    seasons = 7 if step < 86400 else 4 if step == 86400 else 2
+    if m == 1:
+        return list(range(1, 8 if step <= 86400 else 5))
+    return list(range(1, m + 1)) + [k * m for k in range(2, seasons + 1)]
+
+
+def default_windows(season_length: int, freq: str) -> list[int]:
+    """Rolling means over one season and over the span of the default lags."""
+    m = max(int(season_length), 1)
+    return sorted({max(m, 2), max(default_lags(m, freq))})
+
+
+def calendar(ts: pd.Series | pd.DatetimeIndex, freq: str) -> dict[str, np.ndarray]:
+    """Calendar features that vary at ``freq``: hour and weekday below a day, weekday,
+    day of year and month for daily data, week of year and month for weekly, month for
+    monthly/quarterly; none for yearly."""
+    ts = pd.DatetimeIndex(ts)
+    step = _step_seconds(freq)
+    out: dict[str, np.ndarray] = {}
+    if step < 3600:
+        out["minute"] = ts.minute.to_numpy()
+    if step < 86400:
+        out["hour"] = ts.hour.to_numpy()
+    if step < 7 * 86400:
+        out["dayofweek"] = ts.dayofweek.to_numpy()
+    if 86400 <= step < 7 * 86400:
+        out["dayofyear"] = ts.dayofyear.to_numpy()
+    if 7 * 86400 <= step < 28 * 86400:
+        out["weekofyear"] = ts.isocalendar().week.to_numpy().astype("int64")
+    if 86400 <= step < 365 * 86400:
+        out["month"] = ts.month.to_numpy()
+    return {k: v.astype("float64") for k, v in out.items()}
+
+
+class _Forecaster(RegressorMixin, BaseEstimator):
+    """Input checks, exogenous columns, future timestamps and the horizon limit."""
+
+    def _long(self, X: pd.DataFrame, y=None) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"forecasters need a long pandas DataFrame, got {type(X).__name__}")
+        X = X.copy()
+        if y is not None:
+            X[Y] = np.asarray(y)
+        missing = [c for c in (SERIES_ID, TS, Y) if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the columns {missing} (needs series_id, event_timestamp, y)")
+        if X[Y].isna().any():
+            raise ValueError(f"y has {int(X[Y].isna().sum())} missing values; fill or drop them before fit")
+        if X.duplicated([SERIES_ID, TS]).any():
+            raise ValueError("X has duplicate (series_id, event_timestamp) rows")
+        X[Y] = X[Y].astype("float64")
+        return X.sort_values([SERIES_ID, TS], kind="stable").reset_index(drop=True)
+
+    def _fit_common(self, X: pd.DataFrame) -> None:
+        self.exog_ = [c for c in X.columns if c not in NOT_EXOGENOUS
+                      and (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+                      and not pd.api.types.is_datetime64_any_dtype(X[c])]
+        self.series_ = np.asarray(pd.unique(X[SERIES_ID]))
+        self.last_timestamp_ = X.groupby(SERIES_ID, sort=False)[TS].max().reindex(self.series_)
+
+    def _check_h(self, h: int) -> int:
+        check_is_fitted(self)
+        if int(h) != h or h < 1:
+            raise ValueError(f"h must be a positive integer, got {h!r}")
+        if self.max_horizon_ is not None and h > self.max_horizon_:
+            raise ValueError(f"h={h} exceeds this model's max_horizon_={self.max_horizon_}; "
+                             f"refit with a larger max_horizon")
+        return int(h)
+
+    def _future_index(self, h: int) -> pd.DataFrame:
+        """(series, step) rows for steps 1..h after each series' last timestamp, series-major."""
+        offset = to_offset(self.freq)
+        last = pd.DatetimeIndex(self.last_timestamp_)
+        tz = last.tz
+        if tz is not None:  # step in local wall time, as pandas' date_range does
+            last = last.tz_localize(None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            steps = np.stack([(last + offset * k).to_numpy() for k in range(1, h + 1)], axis=1)
+        ts = pd.DatetimeIndex(steps.ravel())
+        if tz is not None:
+            ts = ts.tz_localize(tz)
+        return pd.DataFrame({SERIES_ID: np.repeat(self.series_, h), TS: ts})
+
+    def _future_exog(self, future: pd.DataFrame, X_future: pd.DataFrame | None) -> pd.DataFrame:
+        """``future`` with the exogenous columns from ``X_future`` attached (checked)."""
+        if not self.exog_:
+            return future
+        if X_future is None:
+            raise ValueError(f"this model was fit with exogenous columns {self.exog_}; "
+                             "pass X_future with series_id, event_timestamp and those columns")
+        missing = [c for c in (SERIES_ID, TS, *self.exog_) if c not in X_future.columns]
+        if missing:
+            raise ValueError(f"X_future lacks the exogenous columns {missing} the model was fit with")
+        right = X_future[[SERIES_ID, TS, *self.exog_]].drop_duplicates([SERIES_ID, TS], keep="last")
+        out = future.merge(right, on=[SERIES_ID, TS], how="left", validate="one_to_one")
+        if out[self.exog_].isna().all(axis=1).any():
+            row = out[out[self.exog_].isna().all(axis=1)].iloc[0]
+            raise ValueError(f"X_future has no exogenous values for series {row[SERIES_ID]!r} at "
+                             f"{row[TS]} (needs every forecast step)")
+        return out
+
+
+class SeasonalNaive(_Forecaster):
+    """Repeat each series' last season: ``yhat[t + k] = y[t + k - m * ceil(k / m)]``.
+
+    Intervals: per series, the ``level`` quantile of the in-sample absolute seasonal
+    differences ``|y[t] - y[t - m]|`` (the model's own one-season-ahead errors), widened
+    by ``sqrt(ceil(k / m))`` for step k, the spread of a seasonal random walk after
+    ``ceil(k / m)`` seasons. ``max_horizon=None``: no limit (``max_horizon_`` is None).
+    Exogenous columns are accepted and ignored.
+    """
+
+    def __init__(self, season_length: int = 7, freq: str = "D", max_horizon: int | None = None):
+        self.season_length = season_length
+        self.freq = freq
+        self.max_horizon = max_horizon
+
+    def fit(self, X: pd.DataFrame, y=None):
+        """Store each series' last season and its seasonal-difference errors; returns self."""
+        X = self._long(X, y)
+        self._fit_common(X)
+        self.exog_ = []  # seasonal naive uses none
+        m = int(self.season_length)
+        groups = X.groupby(SERIES_ID, sort=False)[Y]
+        sizes = groups.size().reindex(self.series_)
+        if (sizes < m).any():
+            short = sizes[sizes < m].index[:5].tolist()
+            raise ValueError(f"seasonal naive needs at least season_length={m} values per series; "
+                             f"too short: {short}")
+        self.history_ = {s: v.to_numpy()[-m:] for s, v in groups}
+        self.abs_residuals_ = {s: np.abs(v.to_numpy()[m:] - v.to_numpy()[:-m]) for s, v in groups}
+        self.max_horizon_ = self.max_horizon
+        return self
+
+    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int = 90) -> pd.DataFrame:
+        """Forecasts for h steps per series with ``level``% intervals."""
+        h = self._check_h(h)
+        m = int(self.season_length)
+        out = self._future_index(h)
+        k = np.arange(1, h + 1)
+        widen = np.sqrt(np.ceil(k / m))
+        yhat, half = [], []
+        for s in self.series_:
+            yhat.append(self.history_[s][(k - 1) % m])
+            r = self.abs_residuals_[s]
+            q = np.quantile(r, level / 100.0) if len(r) else np.nan
+            half.append(q * widen)
+        yhat, half = np.concatenate(yhat), np.concatenate(half)
+        out["yhat"], out["yhat_lower"], out["yhat_upper"] = yhat, yhat - half, yhat + half
+        return out[OUTPUT]
+
+
+class LGBMForecaster(_Forecaster):
+    """One global LightGBM over all series, multi-step by recursion.
+
+    Features per (series, step t): ``y`` at the ``lags`` before t, rolling means of the
+    ``rolling_windows`` values before t, calendar features for ``freq`` (see
+    :func:`calendar`) and the exogenous columns at t. Predicting step t + k feeds the
+    forecasts for t + 1 .. t + k - 1 back in as lags. With
+    ``target_transform="series_scale"`` each series is divided by its in-sample mean
+    absolute level before training, so one model serves series of any scale.
+
+    Intervals: ``"conformal"`` holds out the last ``max_horizon`` steps of every series,
+    fits, forecasts them recursively and keeps the scaled absolute errors per step
+    (``conformal_errors_``, series x step); the final model is then refit on all data and
+    the interval is ``yhat +- scale * quantile(errors at step k, level)``, any ``level``.
+    ``"quantile"`` trains two more boosters with the quantile objective at
+    ``(1 +- level/100) / 2`` on the same features, run along the point forecast's
+    recursion; they only know one-step-ahead spread, so they under-cover at long steps,
+    and predict's ``level`` must equal the fitted ``level``.
+    """
+
+    def __init__(self, season_length: int = 7, freq: str = "D", lags: list[int] | None = None,
+                 rolling_windows: list[int] | None = None, n_estimators: int = 500, learning_rate: float = 0.05,
+                 num_leaves: int = 63, min_child_samples: int = 20, max_horizon: int = 28,
+                 intervals: str = "conformal", level: int = 90, target_transform: str | None = "series_scale",
+                 seasonal_difference: bool = True, objective: str = "l2", random_state: int = 0,
+                 n_jobs: int | None = None):
+        self.season_length = season_length
+        self.freq = freq
+        self.lags = lags
+        self.rolling_windows = rolling_windows
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.max_horizon = max_horizon
+        self.intervals = intervals
+        self.level = level
+        self.target_transform = target_transform
+        self.seasonal_difference = seasonal_difference
+        self.objective = objective
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- features ---------------------------------------------------------------------------
+    def _lags(self) -> list[int]:
+        return sorted(set(self.lags or default_lags(self.season_length, self.freq)))
+
+    def _windows(self) -> list[int]:
+        return sorted(set(self.rolling_windows or default_windows(self.season_length, self.freq)))
+
+    def _feature_names(self, exog: list[str]) -> list[str]:
+        cal = list(calendar(pd.DatetimeIndex([pd.Timestamp("2000-01-01")]), self.freq))
+        return ([f"lag_{l}" for l in self._lags()] + [f"mean_{w}" for w in self._windows()] + cal
+                + list(exog))
+
+    def _train_matrix(self, X: pd.DataFrame, scale: pd.Series, exog: list[str]):
+        """Features and scaled targets for every training row with at least one lag."""
+        codes = pd.factorize(X[SERIES_ID], sort=False)[0]
+        z = X[Y].to_numpy() / scale.to_numpy()[codes]
+        start = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+        pos = np.arange(len(X)) - np.repeat(start, np.diff(np.r_[start, len(X)]))
+        idx = np.arange(len(X))
+        cols: dict[str, np.ndarray] = {}
+        for l in self._lags():
+            cols[f"lag_{l}"] = np.where(pos >= l, z[np.maximum(idx - l, 0)], np.nan)
+        cs = np.r_[0.0, np.cumsum(z)]
+        for w in self._windows():
+            n = np.minimum(pos, w)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols[f"mean_{w}"] = np.where(n > 0, (cs[idx] - cs[idx - n]) / np.maximum(n, 1), np.nan)
+        cols.update(calendar(X[TS], self.freq))
+        for c in exog:
+            cols[c] = pd.to_numeric(X[c], errors="coerce").astype("float64").to_numpy()
+        if self._base_lag():
+            m = self._base_lag()
+            keep = pos >= m
+            target = z - np.where(pos >= m, z[np.maximum(idx - m, 0)], np.nan)
+        else:
+            keep, target = pos >= 1, z
+        return pd.DataFrame(cols)[keep].reset_index(drop=True), target[keep]
+
+    def _base_lag(self) -> int:
+        """The lag the booster predicts a change from (0: it predicts the level)."""
+        return max(int(self.season_length), 1) if self.seasonal_difference else 0
+
+    def _params(self, objective: str, alpha: float | None = None) -> dict:
+        p = dict(objective=objective, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
+                 min_child_samples=self.min_child_samples, seed=self.random_state, deterministic=True,
+                 force_row_wise=True, num_threads=self.n_jobs or 0, verbose=-1)
+        if alpha is not None:
+            p["alpha"] = alpha
+        return p
+
+    def _fit_boosters(self, X: pd.DataFrame, scale: pd.Series, exog: list[str]) -> tuple:
+        feats, target = self._train_matrix(X, scale, exog)
+        point = lgb.train(self._params(self.objective), lgb.Dataset(feats, target), self.n_estimators)
+        quantiles = None
+        if self.intervals == "quantile":
+            a = self.level / 100.0
+            quantiles = tuple(lgb.train(self._params("quantile", alpha), lgb.Dataset(feats, target),
+                                        self.n_estimators) for alpha in ((1 - a) / 2, (1 + a) / 2))
+        return point, quantiles, list(feats.columns)
+
+    def _scale(self, X: pd.DataFrame) -> pd.Series:
+        if self.target_transform is None:
+            return pd.Series(1.0, index=pd.unique(X[SERIES_ID]))
+        level = X.groupby(SERIES_ID, sort=False)[Y].apply(lambda v: v.abs().mean())
+        return level.where(level > 0, 1.0)
+
+    def _recurse(self, booster, quantiles, history: dict, scale: pd.Series, future: pd.DataFrame,
+                 series: np.ndarray, h: int):
+        """Recursive forecasts (series x h, original units) and quantile bounds if any."""
+        lags, windows, base = self._lags(), self._windows(), self._base_lag()
+        width = max(max(lags), max(windows), base)
+        buf = np.full((len(series), width + h), np.nan)
+        sc = scale.reindex(series).to_numpy()
+        for i, s in enumerate(series):
+            tail = history[s][-width:] / sc[i]
+            buf[i, width - len(tail):width] = tail
+        cal = calendar(future[TS], self.freq)
+        exog = {c: pd.to_numeric(future[c], errors="coerce").astype("float64").to_numpy() for c in self.exog_}
+        bounds = np.full((2, len(series), h), np.nan)
+        for k in range(h):
+            p = width + k
+            rows = np.arange(len(series)) * h + k
+            cols = {f"lag_{l}": buf[:, p - l] for l in lags}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows of short series
+                cols.update({f"mean_{w}": np.nanmean(buf[:, p - w:p], axis=1) for w in windows})
+            cols.update({name: v[rows] for name, v in cal.items()})
+            cols.update({c: v[rows] for c, v in exog.items()})
+            feats = pd.DataFrame(cols)[self.feature_names_]
+            anchor = buf[:, p - base] if base else 0.0
+            buf[:, p] = anchor + booster.predict(feats)
+            if quantiles is not None:
+                for j, qb in enumerate(quantiles):
+                    bounds[j, :, k] = anchor + qb.predict(feats)
+        yhat = buf[:, width:] * sc[:, None]
+        return yhat, bounds * sc[None, :, None]
+
+    # -- estimator API ----------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y=None):
+        """Fit the global model (and its interval calibration); returns self."""
+        if self.intervals not in ("conformal", "quantile"):
+            raise ValueError(f"intervals must be 'conformal' or 'quantile', got {self.intervals!r}")
+        if self.target_transform not in ("series_scale", None):
+            raise ValueError(f"target_transform must be 'series_scale' or None, got {self.target_transform!r}")
+        if not 0 < self.level < 100:
+            raise ValueError(f"level must be in (0, 100), got {self.level}")
+        X = self._long(X, y)
+        self._fit_common(X)
+        self.feature_names_ = self._feature_names(self.exog_)
+        self.max_horizon_ = int(self.max_horizon)
+        H = self.max_horizon_
+        if self.intervals == "conformal":
+            self.conformal_errors_ = self._conformal(X, H)
+        self.scale_ = self._scale(X).reindex(self.series_)
+        self.booster_, self.quantile_boosters_, _ = self._fit_boosters(X, self.scale_, self.exog_)
+        self.feature_importances_ = pd.Series(self.booster_.feature_importance("gain"),
+                                              index=self.feature_names_, name="gain")
+        width = max(max(self._lags()), max(self._windows()), self._base_lag())
+        self.history_ = {s: v.to_numpy()[-width:] for s, v in X.groupby(SERIES_ID, sort=False)[Y]}
+        return self
+
+    def _conformal(self, X: pd.DataFrame, H: int) -> np.ndarray:
+        """Scaled absolute errors (series x step) of forecasting each series' last H steps."""
+        pos_from_end = X.groupby(SERIES_ID, sort=False).cumcount(ascending=False).to_numpy()
+        size = X.groupby(SERIES_ID, sort=False)[Y].transform("size").to_numpy()
+        usable = size > H + max(int(self.season_length), 1)
+        if not usable.any():
+            raise ValueError(f"conformal intervals need series longer than max_horizon + season_length "
+                             f"({H} + {self.season_length}); none is")
+        head, tail = X[usable & (pos_from_end >= H)], X[usable & (pos_from_end < H)]
+        scale = self._scale(head)
+        booster, _, _ = self._fit_boosters(head, scale, self.exog_)
+        series = np.asarray(pd.unique(head[SERIES_ID]))
+        history = {s: v.to_numpy() for s, v in head.groupby(SERIES_ID, sort=False)[Y]}
+        future = tail.sort_values([SERIES_ID, TS], kind="stable").reset_index(drop=True)
+        yhat, _ = self._recurse(booster, None, history, scale, future, series, H)
+        actual = future[Y].to_numpy().reshape(len(series), H)
+        return np.abs(actual - yhat) / scale.reindex(series).to_numpy()[:, None]
+
+    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None) -> pd.DataFrame:
+        """Forecasts for h steps per series with ``level``% intervals (default: the fitted level)."""
+        h = self._check_h(h)
+        level = self.level if level is None else level
+        if self.intervals == "quantile" and level != self.level:
+            raise ValueError(f"quantile intervals were trained for level={self.level}; got level={level}")
+        future = self._future_exog(self._future_index(h), X_future)
+        yhat, bounds = self._recurse(self.booster_, self.quantile_boosters_, self.history_, self.scale_,
+                                     future, self.series_, h)
+        out = future[[SERIES_ID, TS]].copy()
+        out["yhat"] = yhat.ravel()
+        if self.intervals == "conformal":
+            err = self.conformal_errors_[:, :h]
+            n = err.shape[0]
+            q = np.quantile(err, min(1.0, math.ceil((n + 1) * level / 100) / n), axis=0, method="higher")
+            half = q[None, :] * self.scale_.to_numpy()[:, None]
+            out["yhat_lower"], out["yhat_upper"] = (yhat - half).ravel(), (yhat + half).ravel()
+        else:
+            lo, hi = np.minimum(bounds[0], yhat), np.maximum(bounds[1], yhat)
+            out["yhat_lower"], out["yhat_upper"] = lo.ravel(), hi.ravel()
+        return out[OUTPUT]
