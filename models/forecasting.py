@@ -201,7 +201,13 @@ class LGBMForecaster(_Forecaster):
     :func:`calendar`) and the exogenous columns at t. Predicting step t + k feeds the
     forecasts for t + 1 .. t + k - 1 back in as lags. With
     ``target_transform="series_scale"`` each series is divided by its in-sample mean
-    absolute level before training, so one model serves series of any scale.
+    absolute level before training, so one model serves series of any scale. With
+    ``seasonal_difference=True`` the booster learns the change from one season ago
+    (``y[t] - y[t - m]``, scaled) and the forecast adds it back, so "repeat the last
+    season" is its zero answer; with the L1 objective (the median change) series that
+    repeat almost exactly stay exact. On M4 Hourly this took OWA from 0.64 (level, L2) to
+    0.48 (``benchmarks/check_forecast_m4.py``). Default lags and windows per ``freq``:
+    :func:`default_lags`, :func:`default_windows` (hourly: 1..24, 48, ..., 168).
 
     Intervals: ``"conformal"`` holds out the last ``max_horizon`` steps of every series,
     fits, forecasts them recursively and keeps the scaled absolute errors per step
@@ -214,10 +220,10 @@ class LGBMForecaster(_Forecaster):
     """
 
     def __init__(self, season_length: int = 7, freq: str = "D", lags: list[int] | None = None,
-                 rolling_windows: list[int] | None = None, n_estimators: int = 500, learning_rate: float = 0.05,
+                 rolling_windows: list[int] | None = None, n_estimators: int = 1000, learning_rate: float = 0.05,
                  num_leaves: int = 63, min_child_samples: int = 20, max_horizon: int = 28,
                  intervals: str = "conformal", level: int = 90, target_transform: str | None = "series_scale",
-                 seasonal_difference: bool = True, objective: str = "l2", random_state: int = 0,
+                 seasonal_difference: bool = True, objective: str = "l1", random_state: int = 0,
                  n_jobs: int | None = None):
         self.season_length = season_length
         self.freq = freq

@@ -165,7 +165,8 @@ class LogisticFraud(_FraudClassifier):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """P(class) per row, shape (n, 2); column 1 is fraud."""
-        return self.pipeline_.predict_proba(self._columns(X))
+        X = self._columns(X)
+        return self.pipeline_.predict_proba(X)
 
 
 class LGBMFraud(_FraudClassifier):

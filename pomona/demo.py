@@ -41,24 +41,26 @@ def sample_entity_rows(ws: Workspace) -> dict[str, dict]:
 def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = print) -> None:
     import features
     from pomona.data.generate import generate
+    from pomona.usecases import USE_CASES
+    from training.job import train
 
     echo(f"Pomona demo: workspace {ws.root} (embedded default: parquet + DuckDB offline, SQLite online)")
-    t = _step(echo, f"1/4 generate the synthetic marketplace (scale={scale}, seed={seed})")
+    t = _step(echo, f"1/5 generate the synthetic marketplace (scale={scale}, seed={seed})")
     for m in generate(ws, scale=scale, seed=seed, force=True).values():
         echo(f"   {m.use_case:16s} " + ", ".join(f"{k}={v.rows:,}" for k, v in m.tables.items()))
     echo(f"   done in {time.perf_counter() - t:.1f}s")
 
-    t = _step(echo, "2/4 apply the feature store definitions (Feast)")
+    t = _step(echo, "2/5 apply the feature store definitions (Feast)")
     for uc, d in features.apply(ws).items():
         echo(f"   {d.service_name:22s} {', '.join(p.name for p in d.service.feature_view_projections)}")
     echo(f"   done in {time.perf_counter() - t:.1f}s")
 
-    t = _step(echo, "3/4 materialize the latest feature values into the online store")
+    t = _step(echo, "3/5 materialize the latest feature values into the online store")
     out = features.materialize(ws)
     echo(f"   {out['source_rows']:,} feature rows, {out['start']:%Y-%m-%d} .. {out['end']:%Y-%m-%d}, "
          f"in {time.perf_counter() - t:.1f}s")
 
-    _step(echo, "4/4 online look-up, one entity per use case")
+    _step(echo, "4/5 online look-up, one entity per use case")
     for uc, row in sample_entity_rows(ws).items():
         t = time.perf_counter()
         vec = features.online_features(uc, [row], ws).iloc[0]
@@ -66,9 +68,27 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in list(vec.items())[:8])
         echo(f"   {uc:16s} ({ms:.1f} ms) {shown}, ... {len(vec)} values")
 
-    echo("\nTraining, serving and deployment are not in this build yet (issues #3, #4, #5): the demo "
-         "stops after the feature store.\nLook around: 'pomona features list', 'pomona data show', "
-         "'pomona features online fraud -e account_id=...'.")
+    t = _step(echo, "5/5 train every use case (MLflow tracking, registry, champion gate)")
+    board = []
+    for uc in USE_CASES:
+        t_uc = time.perf_counter()
+        result = train(uc, seed=seed, ws=ws, log=lambda m: echo(f"   {m}"))
+        board.append((result, time.perf_counter() - t_uc))
+    echo(f"   done in {time.perf_counter() - t:.1f}s")
+
+    echo("\n== leaderboard (held-out data; * = winner)")
+    for result, secs in board:
+        cells = []
+        for c in result.candidates:
+            star = "*" if c["name"] == result.winner else " "
+            cells.append(f"{c['name']}{star} {c['metrics'][result.primary_metric]:.4f}")
+        champ = f"champion v{result.champion_version}" + ("" if result.promoted else " (kept)")
+        echo(f"   {result.use_case:16s} {result.primary_metric:11s} {' | '.join(cells)}  -> {champ}  [{secs:.0f}s]")
+
+    echo("\nNext:")
+    echo(f"   MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{ws.root}/mlflow.db --port 5000")
+    echo("   registry:   pomona models list | pomona models history fraud")
+    echo("   serving (BentoML) and SageMaker deployment are not in this build yet (issues #4, #5).")
 
 
 def _fmt(v) -> str:

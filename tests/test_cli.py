@@ -51,7 +51,7 @@ def test_generate_apply_materialize_lookup(tmp_path):
 def test_demo_runs_the_foundation_path(tmp_path):
     proc = run(["demo", "--scale", "small"], tmp_path / "home")
     assert proc.returncode == 0, proc.stderr
-    for step in ("1/4", "2/4", "3/4", "4/4", "recommendations_v1", "not in this build yet"):
+    for step in ("1/5", "2/5", "3/5", "4/5", "5/5", "recommendations_v1", "leaderboard", "mlflow ui"):
         assert step in proc.stdout
 
 

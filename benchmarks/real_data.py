@@ -1,0 +1,81 @@
+"""Train on each development dataset in ../shared/data with its reference protocol, through
+the platform (import -> features apply -> pomona train), and print the figures next to the
+published ones. Seeds: the mean of 3 where the test set is small (ranking, fraud).
+
+    .venv/bin/python benchmarks/real_data.py [--data ../shared/data] [--only movielens,letor,vehicle,m4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+warnings.filterwarnings("ignore")
+ROOT = Path(__file__).resolve().parents[1]
+
+# name: (importer, relative path, use case, metrics to show, published figures, seeds)
+RUNS = {
+    "movielens": ("movielens-100k", "recommendations/movielens-100k", "recommendations",
+                  ["ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10"],
+                  {"BiVAE (best published)": [0.475, 0.412, 0.219, 0.146], "BPR (cornac)": [0.442, 0.388, 0.213, 0.132],
+                   "EASE l=500 (README)": [0.489, None, None, None], "floor": [0.475, None, None, None]}, [0]),
+    "letor": ("svmlight-ranking", "ranking/lightgbm-lambdarank", "ranking",
+              ["ndcg_at_1", "ndcg_at_3", "ndcg_at_5", "ndcg_at_10"],
+              {"LightGBM train.conf (mean of 3)": [0.588, 0.618, 0.659, 0.732], "floor": [None, None, None, 0.74]},
+              [0, 1, 2]),
+    "vehicle": ("vehicle-insurance-fraud", "fraud/vehicle-insurance", "fraud", ["pr_auc", "roc_auc"],
+                {"LightGBM (README)": [0.145, 0.761], "logistic (README)": [0.097, 0.741], "floor": [0.15, None]},
+                [0, 1, 2]),
+    "m4": ("m4", "forecasting/m4-hourly", "forecasting", ["smape", "mase", "owa", "coverage_90"],
+           {"seasonal naive (M4)": [13.912, 1.193, 0.627, None], "#1 Smyl ES-RNN": [9.328, 0.893, 0.440, None],
+            "#2 FFORMA": [11.506, 0.819, 0.484, None], "floor": [None, None, 0.60, None]}, [0]),
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--only", default=",".join(RUNS))
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="pomona-real-"))
+    os.environ["POMONA_HOME"] = str(home)
+    import features
+    from pomona.data.importers import import_dataset
+    from pomona.workspace import workspace
+    from training.job import train
+
+    ws = workspace(home)
+    for key in args.only.split(","):
+        importer, rel, uc, shown, published, seeds = RUNS[key]
+        path = Path(args.data) / rel
+        if not path.exists():
+            print(f"\n## {key}: skipped, {path} not found")
+            continue
+        t0 = time.perf_counter()
+        import_dataset(ws, importer, path, force=True)
+        features.apply(ws, [uc])
+        per_seed = []
+        for seed in seeds:
+            r = train(uc, seed=seed, ws=ws, log=lambda m: print(m, file=sys.stderr))
+            per_seed.append({c["name"]: c["metrics"] for c in r.candidates})
+        secs = time.perf_counter() - t0
+        print(f"\n## {key}: {importer} -> {uc} ({len(seeds)} seed(s), {secs:.0f}s in all)\n")
+        print("| model | " + " | ".join(shown) + " |")
+        print("|---|" + "---|" * len(shown))
+        for name in per_seed[0]:
+            vals = [np.mean([s[name][m] for s in per_seed]) for m in shown]
+            print(f"| pomona {name} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+        for name, vals in published.items():
+            print(f"| {name} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

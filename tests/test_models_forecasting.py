@@ -1,0 +1,211 @@
+"""Forecasters: the estimator contract, seasonal naive, LightGBM accuracy, intervals, horizons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from conftest import shared
+from models.forecasting import LGBMForecaster, SeasonalNaive, default_lags
+
+FAST = dict(n_estimators=150, n_jobs=1)
+H = 14
+
+
+def make_demand(n_series: int = 6, n_days: int = 210, seed: int = 0, promo: bool = True) -> pd.DataFrame:
+    """Daily series at different scales: trend + weekly seasonality + promo lift + noise.
+
+    The last ``H`` days of every series are the test period."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_days)
+    frames = []
+    for i in range(n_series):
+        scale = 10.0 * 3**i
+        weekly = np.array([0.8, 0.9, 1.0, 1.0, 1.1, 1.4, 1.3])
+        start = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=int(rng.integers(0, 7)))
+        ts = start + pd.to_timedelta(t, unit="D")
+        p = (rng.random(n_days) < 0.15).astype(float)
+        level = scale * (1 + 0.004 * t) * weekly[ts.dayofweek] * (1 + 0.6 * p if promo else 1)
+        frame = pd.DataFrame({"series_id": f"s{i}", "event_timestamp": ts,
+                              "y": level + rng.normal(0, 0.05 * scale, n_days)})
+        if promo:
+            frame["promo"] = p
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def split(df: pd.DataFrame, h: int = H):
+    last = df.groupby("series_id")["event_timestamp"].transform("max")
+    cut = df["event_timestamp"] > last - pd.Timedelta(days=h)
+    return df[~cut].reset_index(drop=True), df[cut].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def demand():
+    return split(make_demand())
+
+
+MODELS = [SeasonalNaive(season_length=7, freq="D"),
+          LGBMForecaster(season_length=7, freq="D", max_horizon=H, **FAST),
+          LGBMForecaster(season_length=7, freq="D", max_horizon=H, intervals="quantile", **FAST)]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{type(m).__name__}-{getattr(m, 'intervals', '')}")
+def test_estimator_contract(model, demand):
+    train, test = demand
+    params = model.get_params()
+    twin = clone(model)
+    assert twin.get_params() == params
+    assert twin.set_params(season_length=14) is twin and twin.season_length == 14
+    with pytest.raises(NotFittedError):
+        clone(model).predict(3)
+    assert not [k for k in vars(model) if k.endswith("_")]
+    assert model.fit(train) is model
+    learned = [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]
+    assert {"history_", "last_timestamp_", "max_horizon_"} <= set(learned)
+    assert set(vars(model)) - set(learned) <= set(params), "fit set state not ending in _"
+    assert model.get_params() == params
+    out = model.predict(H, test)
+    assert list(out.columns) == ["series_id", "event_timestamp", "yhat", "yhat_lower", "yhat_upper"]
+    assert len(out) == 6 * H and out[["yhat", "yhat_lower", "yhat_upper"]].notna().all().all()
+    assert ((out["yhat_lower"] <= out["yhat"]) & (out["yhat"] <= out["yhat_upper"])).all()
+    pd.testing.assert_frame_equal(out, clone(model).fit(train).predict(H, test))  # deterministic
+
+
+def test_lgbm_learned_state(demand):
+    train, test = demand
+    m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, **FAST).fit(train)
+    assert m.exog_ == ["promo"] and m.max_horizon_ == H
+    assert list(m.feature_importances_.index) == m.feature_names_
+    assert {"lag_1", "lag_7", "lag_28", "dayofweek", "promo"} <= set(m.feature_names_)
+    assert m.conformal_errors_.shape == (6, H)
+    assert m.feature_importances_["promo"] > 0
+    assert (m.last_timestamp_ == train.groupby("series_id")["event_timestamp"].max()).all()
+
+
+def test_y_argument_replaces_column(demand):
+    train, test = demand
+    a = SeasonalNaive().fit(train.assign(y=0.0), train["y"]).predict(3)
+    pd.testing.assert_frame_equal(a, SeasonalNaive().fit(train).predict(3))
+
+
+def test_seasonal_naive_repeats_last_season(demand):
+    train, _ = demand
+    out = SeasonalNaive(season_length=7, freq="D").fit(train).predict(17)
+    for sid, g in train.groupby("series_id"):
+        last = g["y"].to_numpy()[-7:]
+        np.testing.assert_array_equal(out.loc[out["series_id"] == sid, "yhat"].to_numpy(),
+                                      np.tile(last, 3)[:17])
+    widths = out[out["series_id"] == "s0"].eval("yhat_upper - yhat_lower").to_numpy()
+    np.testing.assert_allclose(widths[7:14], widths[:7] * np.sqrt(2))  # widen per season ahead
+
+
+def mape(test: pd.DataFrame, out: pd.DataFrame) -> float:
+    both = test.merge(out, on=["series_id", "event_timestamp"], validate="one_to_one")
+    assert len(both) == len(test)
+    return float(np.mean(np.abs(both["y"] - both["yhat"]) / both["y"]))
+
+
+def test_lgbm_beats_seasonal_naive(demand):
+    train, test = demand
+    naive = mape(test, SeasonalNaive(season_length=7, freq="D").fit(train).predict(H))
+    gbm = mape(test, LGBMForecaster(season_length=7, freq="D", max_horizon=H, **FAST).fit(train).predict(H, test))
+    assert gbm < 0.6 * naive, (gbm, naive)
+
+
+def test_conformal_intervals_cover_nominal_share():
+    """Stationary seasonal series with noise: the 90% interval covers about 90% of new values."""
+    rng = np.random.default_rng(1)
+    n_series, n = 40, 150
+    t = np.arange(n)
+    df = pd.DataFrame({
+        "series_id": np.repeat([f"s{i}" for i in range(n_series)], n),
+        "event_timestamp": np.tile(pd.date_range("2024-01-01", periods=n, freq="D"), n_series),
+        "y": np.concatenate([100 + 10 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 5, n) for _ in range(n_series)]),
+    })
+    train, test = split(df, 7)
+    m = LGBMForecaster(season_length=7, freq="D", max_horizon=7, n_estimators=60, n_jobs=1).fit(train)
+    both = test.merge(m.predict(7, level=90), on=["series_id", "event_timestamp"])
+    covered = ((both["y"] >= both["yhat_lower"]) & (both["y"] <= both["yhat_upper"])).mean()
+    assert 0.8 <= covered <= 0.98, covered
+    narrow = test.merge(m.predict(7, level=50), on=["series_id", "event_timestamp"])
+    covered50 = ((narrow["y"] >= narrow["yhat_lower"]) & (narrow["y"] <= narrow["yhat_upper"])).mean()
+    assert 0.35 <= covered50 <= 0.65, covered50
+    naive = SeasonalNaive(season_length=7, freq="D").fit(train).predict(7, level=90)
+    both = test.merge(naive, on=["series_id", "event_timestamp"])
+    assert 0.8 <= ((both["y"] >= both["yhat_lower"]) & (both["y"] <= both["yhat_upper"])).mean() <= 0.99
+
+
+def test_horizon_limit(demand):
+    train, test = demand
+    m = LGBMForecaster(season_length=7, freq="D", max_horizon=5, **FAST).fit(train)
+    with pytest.raises(ValueError, match="max_horizon_=5"):
+        m.predict(6, test)
+    assert len(m.predict(5, test)) == 6 * 5
+    naive = SeasonalNaive(max_horizon=3).fit(train)
+    with pytest.raises(ValueError, match="max_horizon_=3"):
+        naive.predict(4)
+    assert SeasonalNaive().fit(train).max_horizon_ is None
+
+
+def test_missing_exogenous_columns_raise(demand):
+    train, test = demand
+    m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, **FAST).fit(train)
+    with pytest.raises(ValueError, match="promo"):
+        m.predict(H)
+    with pytest.raises(ValueError, match="promo"):
+        m.predict(H, test.drop(columns=["promo"]))
+    with pytest.raises(ValueError, match="every forecast step"):
+        m.predict(H, test.iloc[:-1])
+
+
+@pytest.mark.parametrize("freq,season", [("D", 7), ("h", 24), ("W", 52), ("MS", 12)])
+def test_timestamps_continue_each_series(freq, season):
+    rows = []
+    for i, start in enumerate(["2024-01-01", "2024-03-01"]):
+        ts = pd.date_range(start, periods=3 * season + 5 + i, freq=freq, tz="UTC")
+        rows.append(pd.DataFrame({"series_id": f"s{i}", "event_timestamp": ts, "y": np.arange(len(ts), dtype=float)}))
+    df = pd.concat(rows, ignore_index=True)
+    for model in (SeasonalNaive(season_length=season, freq=freq),
+                  LGBMForecaster(season_length=season, freq=freq, max_horizon=4, n_estimators=5, n_jobs=1)):
+        out = model.fit(df).predict(4)
+        for sid, g in df.groupby("series_id"):
+            expect = pd.date_range(g["event_timestamp"].max(), periods=5, freq=freq)[1:]
+            got = pd.DatetimeIndex(out.loc[out["series_id"] == sid, "event_timestamp"])
+            assert (got == expect).all(), (type(model).__name__, freq, got, expect)
+
+
+def test_default_lags():
+    assert default_lags(24, "h") == list(range(1, 25)) + [48, 72, 96, 120, 144, 168]
+    assert default_lags(7, "D") == list(range(1, 8)) + [14, 21, 28]
+    assert default_lags(12, "MS") == list(range(1, 13)) + [24]
+
+
+def test_quantile_intervals_need_their_level(demand):
+    train, test = demand
+    m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, intervals="quantile", level=80, **FAST).fit(train)
+    assert len(m.quantile_boosters_) == 2
+    m.predict(H, test)
+    with pytest.raises(ValueError, match="level=80"):
+        m.predict(H, test, level=90)
+
+
+@pytest.mark.realdata
+def test_m4_hourly_seasonal_naive_matches_official():
+    """Seasonal naive reproduces M4's official Hourly sMAPE 13.912 and MASE 1.193."""
+    import sys
+    from pathlib import Path
+
+    folder = shared("forecasting/m4-hourly")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from check_forecast_m4 import H as H4, load, scores
+
+    frame, actual, history = load(folder)
+    ids = pd.unique(frame["series_id"])
+    fc = SeasonalNaive(season_length=24, freq="h").fit(frame).predict(H4).set_index("series_id").loc[ids]
+    f = fc["yhat"].to_numpy().reshape(len(ids), H4)
+    s = scores(history, actual, f, f, f)
+    assert s["smape"] == pytest.approx(13.912, abs=1e-3) and s["mase"] == pytest.approx(1.193, abs=1e-3)
