@@ -109,10 +109,23 @@ class _Forecaster(RegressorMixin, BaseEstimator):
                              f"refit with a larger max_horizon")
         return int(h)
 
-    def _future_index(self, h: int) -> pd.DataFrame:
+    def _select(self, series) -> np.ndarray:
+        """The fitted series to forecast: all of them, or the given ids (unknown ids raise)."""
+        if series is None:
+            return np.asarray(self.series_)
+        wanted = pd.unique(pd.Series(list(series), dtype="object").astype(str))
+        known = pd.Index(np.asarray(self.series_).astype(str))
+        unknown = [s for s in wanted if s not in known]
+        if unknown:
+            raise ValueError(f"unknown series {unknown[:5]} (the model was fit on {len(known)} series)")
+        return np.asarray(self.series_)[known.get_indexer(wanted)]
+
+    def _future_index(self, h: int, series=None) -> pd.DataFrame:
         """(series, step) rows for steps 1..h after each series' last timestamp, series-major."""
         offset = to_offset(self.freq)
-        last = pd.DatetimeIndex(self.last_timestamp_)
+        sel = self._select(series)
+        pos = pd.Index(np.asarray(self.series_)).get_indexer(sel)
+        last = pd.DatetimeIndex(np.asarray(self.last_timestamp_)[pos])
         tz = last.tz
         if tz is not None:  # step in local wall time, as pandas' date_range does
             last = last.tz_localize(None)
@@ -122,7 +135,7 @@ class _Forecaster(RegressorMixin, BaseEstimator):
         ts = pd.DatetimeIndex(steps.ravel())
         if tz is not None:
             ts = ts.tz_localize(tz)
-        return pd.DataFrame({SERIES_ID: np.repeat(self.series_, h), TS: ts})
+        return pd.DataFrame({SERIES_ID: np.repeat(sel, h), TS: ts})
 
     def _future_exog(self, future: pd.DataFrame, X_future: pd.DataFrame | None) -> pd.DataFrame:
         """``future`` with the exogenous columns from ``X_future`` attached (checked)."""
@@ -175,15 +188,16 @@ class SeasonalNaive(_Forecaster):
         self.max_horizon_ = self.max_horizon
         return self
 
-    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int = 90) -> pd.DataFrame:
-        """Forecasts for h steps per series with ``level``% intervals."""
+    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int = 90,
+                series=None) -> pd.DataFrame:
+        """Forecasts for h steps per series (all, or the ids in ``series``) with ``level``% intervals."""
         h = self._check_h(h)
         m = int(self.season_length)
-        out = self._future_index(h)
+        out = self._future_index(h, series)
         k = np.arange(1, h + 1)
         widen = np.sqrt(np.ceil(k / m))
         yhat, half = [], []
-        for s in self.series_:
+        for s in self._select(series):
             yhat.append(self.history_[s][(k - 1) % m])
             r = self.abs_residuals_[s]
             q = np.quantile(r, level / 100.0) if len(r) else np.nan
@@ -381,22 +395,25 @@ class LGBMForecaster(_Forecaster):
         actual = future[Y].to_numpy().reshape(len(series), H)
         return np.abs(actual - yhat) / scale.reindex(series).to_numpy()[:, None]
 
-    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None) -> pd.DataFrame:
-        """Forecasts for h steps per series with ``level``% intervals (default: the fitted level)."""
+    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None,
+                series=None) -> pd.DataFrame:
+        """Forecasts for h steps per series (all, or the ids in ``series``) with ``level``%
+        intervals (default: the fitted level)."""
         h = self._check_h(h)
         level = self.level if level is None else level
         if self.intervals == "quantile" and level != self.level:
             raise ValueError(f"quantile intervals were trained for level={self.level}; got level={level}")
-        future = self._future_exog(self._future_index(h), X_future)
+        sel = self._select(series)
+        future = self._future_exog(self._future_index(h, sel), X_future)
         yhat, bounds = self._recurse(self.booster_, self.quantile_boosters_, self.history_, self.scale_,
-                                     future, self.series_, h)
+                                     future, sel, h)
         out = future[[SERIES_ID, TS]].copy()
         out["yhat"] = yhat.ravel()
         if self.intervals == "conformal":
             err = self.conformal_errors_[:, :h]
             n = err.shape[0]
             q = np.quantile(err, min(1.0, math.ceil((n + 1) * level / 100) / n), axis=0, method="higher")
-            half = q[None, :] * self.scale_.to_numpy()[:, None]
+            half = q[None, :] * self.scale_.reindex(sel).to_numpy()[:, None]
             out["yhat_lower"], out["yhat_upper"] = (yhat - half).ravel(), (yhat + half).ravel()
         else:
             lo, hi = np.minimum(bounds[0], yhat), np.maximum(bounds[1], yhat)

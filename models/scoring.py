@@ -61,12 +61,11 @@ def _forecasting(bundle: ModelBundle, frame: pd.DataFrame, p: dict) -> pd.DataFr
     """``horizon`` steps ahead for each ``series_id`` row (long format: series_id,
     event_timestamp, yhat, yhat_lower, yhat_upper). Future exogenous values, where the model
     uses them, come as extra rows of ``frame`` with ``event_timestamp``."""
-    horizon = int(p.get("horizon", bundle.estimator.max_horizon_))
+    est = bundle.estimator
+    horizon = int(p.get("horizon") or est.max_horizon_)
     series = pd.unique(frame["series_id"].astype(str).to_numpy())
-    exog = [c for c in getattr(bundle.estimator, "exog_", []) if c in frame.columns]
-    future = frame if exog and "event_timestamp" in frame.columns else None
-    out = bundle.estimator.predict(horizon, X_future=future)
-    return out[out["series_id"].astype(str).isin(series)].reset_index(drop=True)
+    future = frame if getattr(est, "exog_", None) else None
+    return est.predict(horizon, X_future=future, series=series).reset_index(drop=True)
 
 
 _SCORERS = {"fraud": _fraud, "ranking": _ranking, "recommendations": _recommendations, "forecasting": _forecasting}

@@ -97,7 +97,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
         results, bundles = [], {}
         for name, params in cfg.candidates.items():
             est = make_estimator(use_case, name, params, seed)
-            with mlflow.start_run(run_name=name, nested=True) as child:
+            with mlflow.start_run(experiment_id=exp_id, run_name=name, nested=True) as child:
                 log(f"[{use_case}] fitting {name} ...")
                 t = time.perf_counter()
                 est, bundle_params = mod.fit(est, data, cfg)
