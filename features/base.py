@@ -141,8 +141,8 @@ def service(use_case: str, features: list, description: str) -> FeatureService:
                           tags={"use_case": use_case})
 
 
-def on_demand_view(udf, *, name: str, sources: list, schema: list[Field], description: str):
-    """An on-demand feature view (pandas mode) over ``udf``, a top-level function of a features module.
+def on_demand_view(udf, *, name: str, sources: list, schema: list[Field], description: str, mode: str = "pandas"):
+    """An on-demand feature view over ``udf``, a top-level function of a features module.
 
     Feast's decorator re-labels the function it wraps as ``__main__`` (so it pickles by
     value); wrapping a fresh copy keeps the module's own function intact, so definitions
@@ -150,5 +150,5 @@ def on_demand_view(udf, *, name: str, sources: list, schema: list[Field], descri
     """
     fresh = types.FunctionType(udf.__code__, udf.__globals__, udf.__name__, udf.__defaults__, udf.__closure__)
     fresh.__doc__ = udf.__doc__
-    return on_demand_feature_view(sources=sources, schema=schema, mode="pandas", name=name,
+    return on_demand_feature_view(sources=sources, schema=schema, mode=mode, name=name,
                                   description=description)(fresh)

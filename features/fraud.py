@@ -60,33 +60,36 @@ def account_state(tx: pd.DataFrame) -> pd.DataFrame:
 def transaction_features(inputs):
     """Request-time features: the transaction's own fields, and how they compare to the account.
 
-    Feast stores this function's source in the registry and runs it from there, so it is
+    Python mode (dicts of lists): about 10x cheaper than pandas per online request. Feast
+    stores this function's source in the registry and runs it from there, so it is
     self-contained: its imports and constants are inside.
     """
-    import numpy as np
-    import pandas as pd
+    import math
 
     account_columns = {"txn_count_1h", "txn_amount_1h", "txn_count_1d", "txn_amount_1d", "txn_count_7d",
                        "txn_amount_7d", "txn_count_30d", "txn_amount_30d", "amount_mean_30d", "primary_device",
                        "home_country", "last_txn_unix"}
     skip = account_columns | {"device_id", "txn_unix"}
-    out = pd.DataFrame({c: inputs[c] for c in inputs.columns if c not in skip and not c.startswith("__")},
-                       index=inputs.index)
-    if "txn_amount_30d" in inputs.columns and "amount" in inputs.columns:
-        amount = inputs["amount"].astype("float64")
-        mean = inputs["amount_mean_30d"].astype("float64")
-        out["log_amount"] = np.log1p(amount.clip(lower=0))
-        out["amount_to_mean_30d"] = (amount / mean.where(mean > 0)).fillna(1.0)
-        since = inputs["txn_unix"].astype("float64") - inputs["last_txn_unix"].astype("float64")
-        out["secs_since_prev_txn"] = since.fillna(30 * 86400.0).clip(lower=0)
-    if "primary_device" in inputs.columns and "device_id" in inputs.columns:
-        known = inputs["primary_device"].notna()
-        out["is_new_device"] = ((inputs["device_id"].astype("float64")
-                                 != inputs["primary_device"].astype("float64")) & known).astype("float64")
-    if "home_country" in inputs.columns and "country" in inputs.columns:
-        known = inputs["home_country"].notna()
-        out["is_foreign_country"] = ((inputs["country"].astype(str) != inputs["home_country"].astype(str))
-                                     & known).astype("float64")
+    out = {k: list(v) for k, v in inputs.items() if k not in skip and not k.startswith("__")}
+
+    def num(values):
+        return [math.nan if v is None else float(v) for v in values]
+
+    def known(v):
+        return v is not None and v == v  # not None, not NaN
+
+    if "txn_amount_30d" in inputs and "amount" in inputs:
+        amount, mean = num(inputs["amount"]), num(inputs["amount_mean_30d"])
+        out["log_amount"] = [math.log1p(max(a, 0.0)) if a == a else math.nan for a in amount]
+        out["amount_to_mean_30d"] = [a / m if m == m and m > 0 and a == a else 1.0 for a, m in zip(amount, mean)]
+        since = [t - last for t, last in zip(num(inputs["txn_unix"]), num(inputs["last_txn_unix"]))]
+        out["secs_since_prev_txn"] = [max(x, 0.0) if x == x else 30 * 86400.0 for x in since]
+    if "primary_device" in inputs and "device_id" in inputs:
+        out["is_new_device"] = [float(known(p) and (not known(d) or float(d) != float(p)))
+                                for d, p in zip(inputs["device_id"], inputs["primary_device"])]
+    if "home_country" in inputs and "country" in inputs:
+        out["is_foreign_country"] = [float(known(h) and str(c) != str(h))
+                                     for c, h in zip(inputs["country"], inputs["home_country"])]
     return out
 
 
@@ -141,7 +144,7 @@ def build(ctx: base.Context) -> base.Definitions:
             + (["is_new_device"] if "device_id" in tx.columns else []) \
             + (["is_foreign_country"] if "country" in tx.columns else [])
         out_fields += [Field(name=n, dtype=Float64) for n in derived]
-    transform = base.on_demand_view(transaction_features, name="fraud_transaction_features",
+    transform = base.on_demand_view(transaction_features, name="fraud_transaction_features", mode="python",
                                     sources=sources + [request], schema=out_fields,
                                     description="The request's transaction fields and their comparison "
                                                 "with the account's history.")

@@ -1,9 +1,10 @@
 """Forecasting training: rolling-origin backtest (synthetic) or the official test horizon (M4).
 
-Folds: with ``origins = n``, the last fold forecasts the dataset's test period from the end
-of its training period and each earlier fold starts ``horizon`` steps before the next. A
-forecaster's state is its history, so every fold refits a clone of the candidate on the data
-up to its origin; the last fold uses the fitted model itself (fit on the training period).
+Folds: with ``origins = n``, the last fold forecasts each series' test period from the end of
+its training period, and each earlier fold ends ``horizon`` steps before the next (per series,
+by position, so ragged series such as M4's are handled). A forecaster's state is its history,
+so every earlier fold refits a clone of the candidate on the data before its origin; the last
+fold uses the fitted model itself (fit on the training period).
 """
 
 from __future__ import annotations
@@ -36,15 +37,19 @@ def prepare(ws, cfg, manifest) -> Data:
     horizon = cfg.split.horizon or manifest.horizon or int(frame.loc[masks.test].groupby(SERIES_ID).size().max())
     kind = splits.resolve(cfg.split.kind, "forecasting", manifest)
     origins = cfg.split.origins if kind == "rolling_origin" else 1
-    train_end = frame.loc[masks.train, TS].max()
-    step = pd.tseries.frequencies.to_offset(manifest.frequency or "D")
-    cutoffs = [train_end - step * (horizon * i) for i in range(origins - 1, -1, -1)]
-    if frame.loc[frame[TS] <= cutoffs[0]].groupby(SERIES_ID).size().min() < 2 * (manifest.season_length or 1):
+    # Steps before the end of each series' training period (0 = its last training step).
+    train = pd.Series(masks.train, index=frame.index)
+    g = frame[train].groupby(SERIES_ID, sort=False)
+    back = pd.Series(-1, index=frame.index)
+    back[train] = (g.cumcount(ascending=False)).to_numpy()
+    season = manifest.season_length or 1
+    if (g.size() - horizon * (origins - 1)).min() < 2 * season:
         raise PomonaError("too little history before the first forecast origin; lower split.origins")
-    protocol = f"{kind}: {origins} origin(s) {', '.join(f'{c:%Y-%m-%d %H:%M}' for c in cutoffs)}, horizon {horizon}"
+    protocol = f"{kind}: {origins} origin(s), horizon {horizon}" + (
+        ", the last on the official test period" if kind == "official" else ", the last on the test period")
     return Data(frame, masks, LABEL, protocol,
-                extra={"exog": exog, "horizon": horizon, "cutoffs": cutoffs, "step": step,
-                       "freq": manifest.frequency or "D", "season_length": manifest.season_length or 1})
+                extra={"exog": exog, "horizon": horizon, "folds": list(range(origins - 1, -1, -1)),
+                       "back": back.to_numpy(), "freq": manifest.frequency or "D", "season_length": season})
 
 
 def configure(estimator, data: Data):
@@ -62,17 +67,18 @@ def fit(estimator, data: Data, cfg):
     return estimator, {"horizon": data.extra["horizon"]}
 
 
-def _fold(estimator_or_bundle, data: Data, cutoff, last: bool):
-    frame = data.frame
-    h, step = data.extra["horizon"], data.extra["step"]
-    future = frame[(frame[TS] > cutoff) & (frame[TS] <= cutoff + step * h)]
-    history = frame[frame[TS] <= cutoff]
-    if last and isinstance(estimator_or_bundle, ModelBundle):
-        bundle = estimator_or_bundle
+def _fold(bundle: ModelBundle, data: Data, fold: int):
+    """History and (actual, forecast) rows of one fold; ``fold`` horizons before the test period."""
+    frame, h, back = data.frame, data.extra["horizon"], data.extra["back"]
+    if fold == 0:
+        history, future = frame[data.masks.train], frame[data.masks.test]
     else:
-        est = configure(clone(estimator_or_bundle.estimator), data)
+        history = frame[back >= h * fold]
+        future = frame[(back >= h * (fold - 1)) & (back < h * fold)]
+    if fold > 0 or not _fitted_on(bundle.estimator, history):
+        est = configure(clone(bundle.estimator), data)
         est.fit(history.drop(columns=["split"]))
-        bundle = ModelBundle(**{**estimator_or_bundle.__dict__, "estimator": est})
+        bundle = ModelBundle(**{**bundle.__dict__, "estimator": est})
     request = future[[SERIES_ID, TS, *data.extra["exog"]]]
     fc = score(bundle, request, horizon=h)
     merged = future[[SERIES_ID, TS, Y]].merge(fc, on=[SERIES_ID, TS], how="left")
@@ -84,9 +90,8 @@ def _fold(estimator_or_bundle, data: Data, cutoff, last: bool):
 def evaluate(bundle: ModelBundle, data: Data, cfg):
     m_len = data.extra["season_length"]
     per_fold, last = [], None
-    for i, cutoff in enumerate(data.extra["cutoffs"]):
-        is_last = i == len(data.extra["cutoffs"]) - 1
-        history, merged = _fold(bundle, data, cutoff, is_last and _fitted_to(bundle, cutoff))
+    for fold in data.extra["folds"]:
+        history, merged = _fold(bundle, data, fold)
         groups = merged.groupby(SERIES_ID, sort=False)
         hist = {k: g[Y].to_numpy() for k, g in history.groupby(SERIES_ID, sort=False)}
         per_fold.append(metrics.forecast_metrics(
@@ -97,21 +102,26 @@ def evaluate(bundle: ModelBundle, data: Data, cfg):
         last = (history, merged)
     out = {k: float(np.mean([f[k] for f in per_fold])) for k in METRIC_KEYS}
     history, merged = last
-    figs = {"plots/forecasts.png": plots.forecasts(history, merged[[SERIES_ID, TS, Y]], merged,
-                                                   "last fold")}
+    figs = {"plots/forecasts.png": plots.forecasts(history, merged[[SERIES_ID, TS, Y]], merged, "test period")}
     imp = getattr(bundle.estimator, "feature_importances_", None)
     if isinstance(imp, pd.Series):
         figs["plots/feature_importance.png"] = plots.feature_importance(imp, "feature importance")
     return out, figs
 
 
-def _fitted_to(bundle: ModelBundle, cutoff) -> bool:
-    last = getattr(bundle.estimator, "last_timestamp_", None)
-    if last is None:
+def _fitted_on(estimator, history: pd.DataFrame) -> bool:
+    """Whether ``estimator`` was fit on exactly these series up to these last timestamps."""
+    last = getattr(estimator, "last_timestamp_", None)
+    series = getattr(estimator, "series_", None)
+    if last is None or series is None:
         return False
-    last = pd.Series(last).max() if not isinstance(last, pd.Timestamp) else last
-    return pd.Timestamp(last).tz_localize("UTC") == cutoff if pd.Timestamp(last).tzinfo is None \
-        else pd.Timestamp(last) == cutoff
+    ends = history.groupby(SERIES_ID, sort=False)[TS].max()
+    fitted = pd.Series(pd.DatetimeIndex(np.asarray(last)), index=pd.Index(np.asarray(series)).astype(str))
+    ends.index = ends.index.astype(str)
+    if set(fitted.index) != set(ends.index):
+        return False
+    fitted = pd.to_datetime(fitted, utc=True) if fitted.dt.tz is None else fitted
+    return bool((fitted.reindex(ends.index) == ends).all())
 
 
 def example(data: Data):
