@@ -117,11 +117,9 @@ def ensure_data(ws, scale: str, seed: int) -> None:
         t = time.perf_counter()
         generate(ws, scale, seed, force=True, progress=False)
         print(f"generated {scale} data in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-    store = features.feature_store(ws)
-    if not store.list_feature_services():
-        t = time.perf_counter()
-        features.apply(ws)
-        print(f"applied definitions in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    t = time.perf_counter()
+    features.apply(ws)  # always: definitions may have changed since the workspace was made
+    print(f"applied definitions in {time.perf_counter() - t:.1f}s", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- children

@@ -46,3 +46,28 @@ def assert_same_values(a, b, label: str = "") -> None:
     else:
         norm = lambda s: [None if pd.isna(v) else str(v) for v in s]  # noqa: E731
         assert norm(a) == norm(b), label
+
+
+def small_world(home: Path, use_cases: list[str] | None = None):
+    """Generate the small synthetic marketplace in ``home`` and apply its features."""
+    import features
+    from pomona.data.generate import generate
+    from pomona.workspace import workspace
+
+    ws = workspace(home)
+    generate(ws, scale="small", seed=0, progress=False)
+    features.apply(ws, use_cases)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def module_world(tmp_path_factory):
+    """One small world with features applied, shared by a test module (POMONA_HOME set)."""
+    from features.store import reset_cache
+
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("world") / "home"
+    mp.setenv("POMONA_HOME", str(home))
+    yield small_world(home)
+    reset_cache()
+    mp.undo()

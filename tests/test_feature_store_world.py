@@ -9,25 +9,13 @@ from conftest import assert_same_values
 
 import features
 from features.fraud import PUSH_SOURCE, account_state
-from features.store import reset_cache
 from pomona import schemas
-from pomona.data.generate import generate
 from pomona.data.writer import load_table
-from pomona.workspace import workspace
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("world") / "home"
-    mp.setenv("POMONA_HOME", str(home))
-    ws = workspace(home)
-    generate(ws, scale="small", seed=0, progress=False)
-    features.apply(ws)
-    spans = features.materialize(ws)["spans"]
-    yield ws, spans
-    reset_cache()
-    mp.undo()
+def world(module_world):
+    return module_world, features.materialize(module_world)["spans"]
 
 
 def entity_rows(ws, use_case: str, n: int = 5) -> pd.DataFrame:

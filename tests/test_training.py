@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import small_world
 
 import features
 from features.store import reset_cache
 from models.scoring import score
 from pomona.cli import main
-from pomona.data.generate import generate
 from pomona.errors import PomonaError
 from pomona.workspace import workspace
 import training.job
@@ -48,16 +48,8 @@ def write_config(tmp_path: Path, use_case: str, candidates: dict, **extra) -> Pa
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("train") / "home"
-    mp.setenv("POMONA_HOME", str(home))
-    ws = workspace(home)
-    generate(ws, scale="small", seed=0, progress=False)
-    features.apply(ws)
-    yield ws
-    reset_cache()
-    mp.undo()
+def world(module_world):
+    return module_world
 
 
 def champion(ws, use_case):
@@ -105,11 +97,8 @@ def test_each_use_case_trains_through_the_cli(world, use_case, tmp_path, capsys,
 
 
 def test_gate_refuses_worse_and_accepts_better_then_rollback(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("POMONA_HOME", str(home))
-    ws = workspace(home)
-    generate(ws, scale="small", seed=0, progress=False)
-    features.apply(ws, ["fraud"])
+    monkeypatch.setenv("POMONA_HOME", str(tmp_path / "home"))
+    ws = small_world(tmp_path / "home", ["fraud"])
     crippled = write_config(tmp_path, "fraud", CRIPPLED["fraud"])
     good = write_config(tmp_path, "fraud", FAST["fraud"])
     first = train("fraud", str(crippled), seed=0, ws=ws)
@@ -131,11 +120,8 @@ def test_gate_refuses_worse_and_accepts_better_then_rollback(tmp_path, monkeypat
 
 
 def test_interrupted_job_leaves_the_alias_and_marks_runs_failed(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("POMONA_HOME", str(home))
-    ws = workspace(home)
-    generate(ws, scale="small", seed=0, progress=False)
-    features.apply(ws, ["ranking"])
+    monkeypatch.setenv("POMONA_HOME", str(tmp_path / "home"))
+    ws = small_world(tmp_path / "home", ["ranking"])
     good = write_config(tmp_path, "ranking", FAST["ranking"])
     first = train("ranking", str(good), seed=0, ws=ws)
     mod = task("ranking")
