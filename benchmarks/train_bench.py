@@ -50,13 +50,13 @@ def main() -> int:
 
     print(f"# train_bench: scale={args.scale} nproc={os.cpu_count()}\n")
     print("## Training wall time per use case (default configs, all candidates)\n")
-    print("| use case | job s | frame s | fit s | evaluate s | MLflow logging s | logging share |")
-    print("|---|---|---|---|---|---|---|")
+    print("| use case | job s | frame s | fit s | evaluate s | plots s | gate s | MLflow logging s | logging share |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for uc in USE_CASES:
         r = train(uc, seed=0, ws=ws, log=lambda m: None)
         t = r.timings
-        print(f"| {uc} | {t['job']:.1f} | {t['frame']:.1f} | {t['fit']:.1f} | {t['evaluate']:.1f} | {t['log']:.2f} "
-              f"| {t['log'] / t['job']:.1%} |")
+        print(f"| {uc} | {t['job']:.1f} | {t['frame']:.1f} | {t['fit']:.1f} | {t['evaluate']:.1f} | {t['plots']:.1f} "
+              f"| {t['gate']:.1f} | {t['log']:.2f} | {t['log'] / t['job']:.1%} |")
 
     print("\n## LightGBM through the platform against bare lightgbm.train (same frame, same run)\n")
     print(f"Median of {args.repeats} repeats each, interleaved.\n")

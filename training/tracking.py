@@ -98,6 +98,15 @@ def log_training_data(frame: pd.DataFrame, *, name: str, label: str, window: tup
     return digest
 
 
+def requirements(use_case: str) -> list[str]:
+    """Pinned requirements of a logged model (stated, so MLflow need not infer them by
+    re-importing the model in a subprocess, which took seconds per model)."""
+    libs = ["mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "pyarrow", "scipy", "cloudpickle"]
+    if use_case == "recommendations":
+        libs.append("torch")
+    return [f"{lib}=={importlib.metadata.version(lib)}" for lib in libs]
+
+
 def log_figure(fig, path: str) -> None:
     import matplotlib.pyplot as plt
 
@@ -118,6 +127,8 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, params: dict | 
         path.write_bytes(pickle.dumps(bundle))
         info = mlflow.pyfunc.log_model(name="model", python_model=PomonaModel(), artifacts={"bundle": str(path)},
                                        signature=signature, input_example=example,
+                                       pip_requirements=requirements(bundle.use_case),
+                                       code_paths=[str(REPO / "models"), str(REPO / "training")],
                                        metadata={"use_case": bundle.use_case, "feature_service": bundle.feature_service,
                                                  "feature_fingerprint": bundle.fingerprint, "dataset": bundle.dataset})
     return info.model_uri
