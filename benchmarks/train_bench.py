@@ -32,7 +32,6 @@ def main() -> int:
     home = Path(args.home or tempfile.mkdtemp(prefix="pomona-train-bench-"))
     os.environ["POMONA_HOME"] = str(home)
     import lightgbm as lgb
-    import numpy as np
 
     import features
     from pomona.data.generate import generate

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
 import pandas as pd
 from feast import Field, RequestSource
 from feast.types import Float64, String

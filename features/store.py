@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
