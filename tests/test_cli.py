@@ -48,11 +48,13 @@ def test_generate_apply_materialize_lookup(tmp_path):
     assert {p.name for p in home.iterdir()} >= {"data", "features", "feast"}
 
 
-def test_demo_runs_the_foundation_path(tmp_path):
+@pytest.mark.slow
+def test_demo_runs_the_whole_path(tmp_path):
     proc = run(["demo", "--scale", "small"], tmp_path / "home")
     assert proc.returncode == 0, proc.stderr
     for step in ("1/5", "2/5", "3/5", "4/5", "5/5", "recommendations_v1", "leaderboard", "mlflow ui"):
         assert step in proc.stdout
+    assert proc.stdout.count("-> champion v") == 4  # a champion per use case on the leaderboard
 
 
 @pytest.mark.parametrize("args,needles", [

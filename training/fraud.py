@@ -20,7 +20,7 @@ PROTOCOL_EXCLUDE = {"vehicle-insurance-fraud": ["Year"]}
 
 def prepare(ws, cfg, manifest) -> Data:
     frame = require_rows(features.training_frame("fraud", ws=ws), "fraud")
-    frame = frame.sort_values(TS, kind="stable").reset_index(drop=True)
+    frame = frame.sort_values([TS, "transaction_id"], kind="stable").reset_index(drop=True)
     drop = [c for c in [*cfg.exclude_features, *PROTOCOL_EXCLUDE.get(manifest.dataset, [])] if c in frame.columns]
     frame = frame.drop(columns=drop)
     kind = splits.resolve(cfg.split.kind, "fraud", manifest)

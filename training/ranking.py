@@ -7,7 +7,7 @@ import pandas as pd
 import features
 from models.scoring import ModelBundle, score
 from pomona.errors import PomonaError
-from pomona.schemas import QUERY_ID, RELEVANCE, TS
+from pomona.schemas import PRODUCT_ID, QUERY_ID, RELEVANCE, TS
 from training import metrics, plots, splits
 from training.common import Data, model_input, require_rows
 
@@ -18,7 +18,7 @@ LABEL = RELEVANCE
 def prepare(ws, cfg, manifest) -> Data:
     frame = require_rows(features.training_frame("ranking", ws=ws), "ranking")
     frame = frame.drop(columns=[c for c in cfg.exclude_features if c in frame.columns])
-    frame = frame.sort_values([QUERY_ID, TS], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values([QUERY_ID, TS, PRODUCT_ID], kind="stable").reset_index(drop=True)
     kind = splits.resolve(cfg.split.kind, "ranking", manifest)
     if kind == "official":
         masks = splits.official(frame["split"])

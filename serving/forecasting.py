@@ -1,0 +1,128 @@
+"""POST /forecast: the champion's forecast of one series for ``horizon`` steps.
+
+A forecaster's state is its history (learned at fit), so the request names the series only:
+``series_id``, or ``store_id`` and ``product_id`` for the synthetic marketplace, whose series
+are ``"<store_id>-<product_id>"``.
+
+Future exogenous inputs (``price``, ``promo``, ``is_holiday`` in the synthetic data, the
+columns of the ``forecasting_calendar`` view) are needed for every forecast step. The online
+store cannot give them: the calendar view's TTL is one step (a price never carries over), so
+past the data's end it is empty. Serving therefore carries each series' **last known values
+from the offline data** forward over the horizon ("no announced price or promotion change"),
+read once per model version. A series the model was not fit on gets ``cold_start: true`` and
+the per-step mean forecast over all known series (dates continue from the latest series end).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import pyarrow.parquet as pq
+from pandas.tseries.frequencies import to_offset
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.scoring import score
+from pomona.data.writer import read_manifest
+from pomona.schemas import SERIES_ID, TS
+from pomona.workspace import Workspace
+from serving import runtime
+from serving.errors import RequestError
+
+MAX_HORIZON = 10_000  # a bound for the request model; each model's own maximum is checked too
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    series_id: Optional[str] = Field(None, max_length=200)
+    store_id: Optional[int] = None
+    product_id: Optional[int] = None
+    horizon: int = Field(ge=1, le=MAX_HORIZON)
+
+    @model_validator(mode="after")
+    def _one_series(self):
+        if self.series_id is None and (self.store_id is None or self.product_id is None):
+            raise ValueError("series_id: send series_id, or store_id and product_id")
+        return self
+
+    @property
+    def series(self) -> str:
+        return self.series_id if self.series_id is not None else f"{self.store_id}-{self.product_id}"
+
+
+class Step(BaseModel):
+    date: str
+    yhat: float
+    yhat_lower: float
+    yhat_upper: float
+
+
+class ForecastResponse(BaseModel):
+    forecast: list[Step]
+    model_version: str
+    cold_start: bool
+
+
+def prepare(bundle, ws: Workspace) -> dict:
+    """Each series' last known exogenous values (offline data), for every version once."""
+    exog = list(getattr(bundle.estimator, "exog_", []) or [])
+    state = {"exog": exog, "last_exog": None, "cold": {}}
+    if exog:
+        manifest = read_manifest(ws, "forecasting")
+        path = ws.dataset_dir("forecasting") / manifest.tables["demand"].file
+        have = [c for c in exog if c in pq.read_schema(path).names]
+        demand = pd.read_parquet(path, columns=[SERIES_ID, TS, *have])
+        last = demand.sort_values(TS, kind="stable").groupby(SERIES_ID, sort=False).tail(1)
+        state["last_exog"] = last.set_index(SERIES_ID)[have]
+    return state
+
+
+def handle(request: ForecastRequest, champion: runtime.Champion, ws: Workspace) -> ForecastResponse:
+    m = champion.current
+    est = m.bundle.estimator
+    limit = getattr(est, "max_horizon_", None)
+    if limit is not None and request.horizon > limit:
+        raise RequestError("horizon", f"{request.horizon} is past this model's maximum of {limit} steps")
+    series = request.series
+    known = pd.Index(pd.Series(est.series_).astype(str))
+    if series in known:
+        out = score(m.bundle, _future(m, est, [series], request.horizon), horizon=request.horizon)
+        cold = False
+    else:
+        out, cold = _cold(m, est, request.horizon), True
+    steps = [Step(date=pd.Timestamp(t).isoformat(), yhat=float(y), yhat_lower=float(lo), yhat_upper=float(hi))
+             for t, y, lo, hi in zip(out[TS], out["yhat"], out["yhat_lower"], out["yhat_upper"])]
+    return ForecastResponse(forecast=steps, model_version=m.version, cold_start=cold)
+
+
+def _future(m: runtime.Loaded, est, series: list[str], horizon: int) -> pd.DataFrame:
+    """Rows (series_id, event_timestamp, exog...) for steps 1..horizon of each series."""
+    if not m.state.get("exog"):
+        return pd.DataFrame({SERIES_ID: series})
+    last_ts = pd.Series(est.last_timestamp_.to_numpy(), index=pd.Index(est.series_).astype(str))
+    offset = to_offset(est.freq)
+    frames = []
+    for s in series:
+        start = pd.Timestamp(last_ts[s])
+        ts = [start + offset * k for k in range(1, horizon + 1)]
+        f = pd.DataFrame({SERIES_ID: s, TS: ts})
+        values = m.state["last_exog"]
+        for col in m.state["exog"]:
+            f[col] = values.at[s, col] if values is not None and s in values.index and col in values else 0.0
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cold(m: runtime.Loaded, est, horizon: int) -> pd.DataFrame:
+    """The per-step mean forecast over all known series (cached per version and horizon)."""
+    cache = m.state.setdefault("cold", {})
+    if horizon not in cache:
+        series = [str(s) for s in est.series_]
+        fc = score(m.bundle, _future(m, est, series, horizon), horizon=horizon)
+        fc["step"] = fc.groupby(SERIES_ID, sort=False).cumcount()
+        mean = fc.groupby("step")[["yhat", "yhat_lower", "yhat_upper"]].mean()
+        start = pd.Timestamp(pd.Series(est.last_timestamp_.to_numpy()).max())
+        offset = to_offset(est.freq)
+        mean[TS] = [start + offset * (k + 1) for k in mean.index]
+        cache[horizon] = mean.reset_index(drop=True)
+    return cache[horizon]

@@ -1,0 +1,55 @@
+"""POST /rank: score a query's candidate products with the champion, best first.
+
+Features come from the online store through the ranking FeatureService: product quality and
+engagement, plus the query-title match computed by the on-demand view from the request's
+``query`` (the transform training used). ``user_id`` is accepted for clients that send it;
+the ranking FeatureService has no user features, so it does not change the order. Products
+the store has never seen score on default (missing) features and set ``cold_start``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+import features
+from models.scoring import score
+from pomona.schemas import PRODUCT_ID
+from pomona.workspace import Workspace
+from serving import runtime
+
+MAX_CANDIDATES = 1000
+PROBE = ("ctr_30d", "impressions_30d", "price", "title")  # product features; all missing: unknown product
+
+
+class RankRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(max_length=1000)
+    product_ids: list[int] = Field(min_length=1, max_length=MAX_CANDIDATES)
+    user_id: Optional[int] = None
+
+
+class Result(BaseModel):
+    product_id: int
+    score: float
+
+
+class RankResponse(BaseModel):
+    results: list[Result]
+    model_version: str
+    cold_start: bool
+
+
+def handle(request: RankRequest, champion: runtime.Champion, ws: Workspace) -> RankResponse:
+    m = champion.current
+    rows = [{PRODUCT_ID: p, "query": request.query} for p in request.product_ids]
+    frame = runtime.online(lambda: features.online_features("ranking", rows, ws))
+    frame["query"] = request.query
+    scores = score(m.bundle, frame)["score"].to_numpy()
+    probe = [c for c in PROBE if c in frame.columns]
+    cold = bool(probe) and bool(frame[probe].isna().all(axis=1).any())
+    order = np.argsort(-scores, kind="stable")
+    results = [Result(product_id=request.product_ids[i], score=float(scores[i])) for i in order]
+    return RankResponse(results=results, model_version=m.version, cold_start=cold)
