@@ -123,7 +123,7 @@ def run_child(kind: str, home: Path, path: Path, chunk_rows: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--chunk-rows", type=int, default=200_000)
+    p.add_argument("--chunk-rows", type=int, default=100_000)
     p.add_argument("--scale", default="medium")
     p.add_argument("--home", type=Path)
     p.add_argument("--child", choices=["score_file", "baseline"])

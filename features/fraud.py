@@ -31,6 +31,7 @@ LABEL_DELAY = pd.Timedelta(days=7)
 PRIOR_RATE, PRIOR_WEIGHT = 0.01, 20.0  # smoothing of merchant fraud rates
 PUSH_SOURCE = "fraud_account_push"
 TXN_TIME = "txn_unix"  # request field: the transaction's time in unix seconds
+BEFORE_TRANSACTION = pd.Timedelta(microseconds=1)  # a transaction is scored on the state just before it
 ACCOUNT_COLUMNS = ("txn_count_1h", "txn_amount_1h", "txn_count_1d", "txn_amount_1d", "txn_count_7d",
                    "txn_amount_7d", "txn_count_30d", "txn_amount_30d", "amount_mean_30d", "primary_device",
                    "home_country", "last_txn_unix")
@@ -157,7 +158,7 @@ def build(ctx: base.Context) -> base.Definitions:
                    + [c for c in request_cols if c in tx.columns]].copy()
         if per_account:
             frame[TXN_TIME] = unix_seconds(tx[TS])
-        frame[TS] = frame[TS] - pd.Timedelta(microseconds=1)  # the state *before* the transaction
+        frame[TS] = frame[TS] - BEFORE_TRANSACTION  # the state *before* the transaction
         return frame
 
     return base.Definitions("fraud", objects + views + [svc], svc, entity_frame, label_columns=[IS_FRAUD],

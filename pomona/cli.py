@@ -203,6 +203,30 @@ def models_rollback(use_case: UseCaseArg):
     typer.echo(f"{use_case.value}: champion rolled back to version {target}")
 
 
+@app.command("score")
+def score_cmd(use_case: UseCaseArg,
+              input_path: Path = typer.Option(..., "--input", help="Entity rows with event_timestamp (.parquet or .csv)."),
+              output_path: Path = typer.Option(..., "--output", help="Where to write the scored rows (.parquet)."),
+              model_version: Optional[int] = typer.Option(None, "--model-version", min=1,
+                                                          help="Score with this registered version, not the champion."),
+              chunk_rows: int = typer.Option(100_000, "--chunk-rows", min=1,
+                                             help="Rows read, joined and scored at a time (bounds memory).")):
+    """Score a file of entity rows with the champion (or a version): point-in-time features, parquet out."""
+    from serving.batch import cli as score_batch
+
+    score_batch(use_case.value, input_path, output_path, model_version=model_version, chunk_rows=chunk_rows,
+                ws=_ws(), echo=typer.echo)
+
+
+@app.command("serve")
+def serve_cmd(use_case: str = typer.Argument("all", help="recommendations | ranking | fraud | forecasting | all"),
+              port: int = typer.Option(3000, "--port", help="Port on 127.0.0.1 (POMONA_SERVE_HOST to change).")):
+    """Serve the champion(s) over HTTP with BentoML, on live features from the online store."""
+    from serving.cli import serve
+
+    raise typer.Exit(serve(use_case, port, _ws()))
+
+
 @app.command("demo")
 def demo(scale: Scale = typer.Option(Scale.small, help="Size of the synthetic marketplace."),
          seed: int = typer.Option(0, help="Random seed.")):
