@@ -18,23 +18,19 @@ def _step(echo: Callable[[str], None], title: str):
 
 
 def sample_entity_rows(ws: Workspace) -> dict[str, dict]:
-    """One realistic online request per use case, taken from the workspace's data."""
+    """One realistic online request per use case: the last row of its main table, with the
+    keys and request fields its FeatureService asks for."""
+    import features
+    from pomona.usecases import USE_CASES
+
     rows: dict[str, dict] = {}
-    inter = load_table(ws, "recommendations", columns=[schemas.USER_ID, schemas.PRODUCT_ID])
-    rows["recommendations"] = {k: int(v) for k, v in inter.iloc[-1].items()}
-    judg = load_table(ws, "ranking")
-    last = judg.iloc[-1]
-    rows["ranking"] = {schemas.QUERY_ID: int(last[schemas.QUERY_ID]), schemas.PRODUCT_ID: int(last[schemas.PRODUCT_ID])}
-    if "query" in judg.columns:
-        rows["ranking"]["query"] = str(last["query"])
-    tx = load_table(ws, "fraud").iloc[-1]
-    rows["fraud"] = {schemas.ACCOUNT_ID: int(tx[schemas.ACCOUNT_ID]), schemas.MERCHANT_ID: int(tx[schemas.MERCHANT_ID])}
-    for col in ("amount", "device_id", "country", "channel"):
-        if col in tx.index:
-            rows["fraud"][col] = tx[col].item() if hasattr(tx[col], "item") else tx[col]
-    rows["fraud"]["txn_unix"] = float(pd.Timestamp(tx[schemas.TS]).timestamp())
-    demand = load_table(ws, "forecasting", columns=[schemas.SERIES_ID])
-    rows["forecasting"] = {schemas.SERIES_ID: str(demand.iloc[-1][schemas.SERIES_ID])}
+    for uc in USE_CASES:
+        needed = features.request_schema(uc, ws)
+        last = load_table(ws, uc).iloc[-1]
+        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in last.items() if k in needed}
+        if "txn_unix" in needed:
+            row["txn_unix"] = float(pd.Timestamp(last[schemas.TS]).timestamp())
+        rows[uc] = row
     return rows
 
 
@@ -88,7 +84,11 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
     echo("\nNext:")
     echo(f"   MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{ws.root}/mlflow.db --port 5000")
     echo("   registry:   pomona models list | pomona models history fraud")
-    echo("   serving (BentoML) and SageMaker deployment are not in this build yet (issues #4, #5).")
+    echo("   serve:      pomona serve all --port 3000   then, from another shell:")
+    echo("               curl -s -X POST localhost:3000/recommend -H 'content-type: application/json' "
+         "-d '{\"user_id\": 1, \"k\": 5}'")
+    echo("   batch:      pomona score fraud --input rows.parquet --output scored.parquet")
+    echo("   SageMaker deployment is not in this build yet (issue #5).")
 
 
 def _fmt(v) -> str:

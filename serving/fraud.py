@@ -4,7 +4,7 @@ contract: score against the state *before* the transaction, push the state *afte
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal, Optional
 

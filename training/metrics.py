@@ -388,7 +388,8 @@ def _seasonal_indices(x: np.ndarray, m: int) -> np.ndarray:
     half = len(weights) // 2
     trend = np.full(x.size, np.nan)
     trend[half : x.size - half] = np.convolve(x, weights, mode="valid")
-    ratio = x / trend
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero trend (intermittent series): NaN, ignored
+        ratio = x / trend
     figure = np.array([np.nanmean(ratio[i::m]) for i in range(m)])
     return figure / figure.mean()
 
