@@ -208,13 +208,22 @@ class LGBMFraud(_FraudClassifier):
         self.n_jobs = n_jobs
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Numeric columns as float64 (NaN for missing); categoricals as ``str(value)`` coded
+        against ``categories_`` (missing and unseen values: missing). Vectorised: one
+        ``str`` per present value and one index lookup per column, no per-value pandas call."""
         out = {}
         for c in self.features_in_:
             s = X[c]
             if c in self.categories_:
-                values = s.astype(object).where(s.notna(), None)
-                values = values.map(lambda v: v if v is None else str(v))
-                out[c] = pd.Categorical(values, categories=self.categories_[c])
+                values = s.to_numpy(dtype=object)
+                present = ~pd.isna(values)
+                strings = np.full(len(values), None, dtype=object)
+                strings[present] = [str(v) for v in values[present]]
+                cats = pd.Index(self.categories_[c], dtype=object)
+                codes = cats.get_indexer(strings)  # None and unseen values: -1 (missing)
+                out[c] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))
+            elif isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
+                out[c] = s.to_numpy(dtype="float64")
             else:
                 out[c] = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
         return pd.DataFrame(out, index=X.index)

@@ -28,6 +28,7 @@ from pomona.schemas import SERIES_ID, TS
 from pomona.workspace import Workspace
 from serving import runtime
 from serving.errors import RequestError
+from serving.ranking import single_threaded
 
 MAX_HORIZON = 10_000  # a bound for the request model; each model's own maximum is checked too
 
@@ -65,6 +66,8 @@ class ForecastResponse(BaseModel):
 
 def prepare(bundle, ws: Workspace) -> dict:
     """Each series' last known exogenous values (offline data), for every version once."""
+    single_threaded(getattr(bundle.estimator, "booster_", None),
+                    *(getattr(bundle.estimator, "quantile_boosters_", None) or ()))
     exog = list(getattr(bundle.estimator, "exog_", []) or [])
     state = {"exog": exog, "last_exog": None, "cold": {}}
     if exog:

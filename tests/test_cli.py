@@ -13,9 +13,9 @@ import pytest
 POMONA = str(Path(sys.executable).parent / "pomona")
 
 
-def run(args: list[str], home: Path, **env) -> subprocess.CompletedProcess:
+def run(args: list[str], home: Path, timeout: int = 300, **env) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "POMONA_HOME": str(home), **env}
-    return subprocess.run([POMONA, *args], capture_output=True, text=True, env=full_env, timeout=300)
+    return subprocess.run([POMONA, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -50,7 +50,7 @@ def test_generate_apply_materialize_lookup(tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_path(tmp_path):
-    proc = run(["demo", "--scale", "small"], tmp_path / "home")
+    proc = run(["demo", "--scale", "small"], tmp_path / "home", timeout=600)  # the 10-minute bound
     assert proc.returncode == 0, proc.stderr
     for step in ("1/5", "2/5", "3/5", "4/5", "5/5", "recommendations_v1", "leaderboard", "mlflow ui"):
         assert step in proc.stdout
