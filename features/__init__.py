@@ -13,6 +13,7 @@ from features.store import (
     apply,
     definitions,
     describe,
+    entity_frame,
     feature_store,
     fingerprint,
     materialize,
@@ -21,5 +22,5 @@ from features.store import (
     training_frame,
 )
 
-__all__ = ["apply", "definitions", "describe", "feature_store", "fingerprint", "materialize",
+__all__ = ["apply", "definitions", "describe", "entity_frame", "feature_store", "fingerprint", "materialize",
            "online_features", "request_schema", "training_frame"]

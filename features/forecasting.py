@@ -61,12 +61,14 @@ def build(ctx: base.Context) -> base.Definitions:
         objects.append(base.store)
     svc = base.service("forecasting", views, "Features of one (series, step) for demand forecasting models.")
 
-    keys = [SERIES_ID] + ([STORE_ID] if has_store else [])
+    return base.Definitions("forecasting", [*objects, *views, svc], svc, lambda: entity_frame(ctx),
+                            label_columns=[Y])
 
-    def entity_frame() -> pd.DataFrame:
-        return ctx.table("demand", columns=keys + [TS, Y, SPLIT])
 
-    return base.Definitions("forecasting", [*objects, *views, svc], svc, entity_frame, label_columns=[Y])
+def entity_frame(ctx: base.Context) -> pd.DataFrame:
+    """Training entities: every (series, step) with its value and split."""
+    keys = [SERIES_ID] + ([STORE_ID] if _has_column(ctx, STORE_ID) else [])
+    return ctx.table("demand", columns=keys + [TS, Y, SPLIT])
 
 
 def _has_column(ctx: base.Context, column: str) -> bool:

@@ -153,13 +153,20 @@ def build(ctx: base.Context) -> base.Definitions:
     views.append(transform)
     svc = base.service("fraud", views, "Features of one payment transaction for fraud models.")
 
-    def entity_frame() -> pd.DataFrame:
-        frame = tx[[TRANSACTION_ID, ACCOUNT_ID, MERCHANT_ID, TS, IS_FRAUD]
-                   + [c for c in request_cols if c in tx.columns]].copy()
-        if per_account:
-            frame[TXN_TIME] = unix_seconds(tx[TS])
-        frame[TS] = frame[TS] - BEFORE_TRANSACTION  # the state *before* the transaction
-        return frame
-
-    return base.Definitions("fraud", objects + views + [svc], svc, entity_frame, label_columns=[IS_FRAUD],
+    return base.Definitions("fraud", objects + views + [svc], svc, lambda: entity_frame(ctx, tx),
+                            label_columns=[IS_FRAUD],
                             request_fields=request_cols, push_source=PUSH_SOURCE if per_account else None)
+
+
+def entity_frame(ctx: base.Context, tx: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Training entities: every transaction, its label and request fields, at the time just
+    *before* it (so its own row of account state is not joined to it)."""
+    info = ctx.manifest.tables["transactions"]
+    if tx is None:
+        tx = ctx.table("transactions").sort_values(TS, kind="stable").reset_index(drop=True)
+    request_cols = [c for c in info.numeric_features + info.categorical_features if c in tx.columns]
+    frame = tx[[TRANSACTION_ID, ACCOUNT_ID, MERCHANT_ID, TS, IS_FRAUD] + request_cols].copy()
+    if tx[ACCOUNT_ID].nunique() > 1:
+        frame[TXN_TIME] = unix_seconds(tx[TS])
+    frame[TS] = frame[TS] - BEFORE_TRANSACTION
+    return frame

@@ -70,7 +70,7 @@ def build(ctx: base.Context) -> base.Definitions:
         attrs = base.attribute_view(ctx, "products", base.product, "ranking_products")
         if attrs is not None:
             views.append(attrs)
-        if "title" in ctx.manifest.tables["products"].text_columns and "query" in judgments.columns:
+        if _has_query_match(ctx):
             titles = base.view("ranking_product_titles", [base.product],
                                base.file_source("ranking_product_titles", ctx.data_path("products")),
                                [Field(name="title", dtype=String)], None, "Product titles (text, input of the match transform).")
@@ -85,10 +85,19 @@ def build(ctx: base.Context) -> base.Definitions:
             request_fields.append("query")
 
     svc = base.service("ranking", views, "Features of a (query, product) pair for ranking models.")
-    keep = [QUERY_ID, PRODUCT_ID, TS, RELEVANCE, SPLIT] + request_fields
-
-    def entity_frame() -> pd.DataFrame:
-        return ctx.table("judgments", columns=keep)
-
-    return base.Definitions("ranking", objects + views + [svc], svc, entity_frame,
+    return base.Definitions("ranking", objects + views + [svc], svc, lambda: entity_frame(ctx),
                             label_columns=[RELEVANCE], request_fields=request_fields)
+
+
+def _has_query_match(ctx: base.Context) -> bool:
+    """Query text in the judgments and titles in the products: the match transform applies."""
+    import pyarrow.parquet as pq
+
+    return (ctx.has("products") and "title" in ctx.manifest.tables["products"].text_columns
+            and "query" in pq.read_schema(ctx.data_path("judgments")).names)
+
+
+def entity_frame(ctx: base.Context) -> pd.DataFrame:
+    """Training entities: every judged (query, product) with its grade and request fields."""
+    keep = [QUERY_ID, PRODUCT_ID, TS, RELEVANCE, SPLIT] + (["query"] if _has_query_match(ctx) else [])
+    return ctx.table("judgments", columns=keep)

@@ -40,8 +40,10 @@ def build(ctx: base.Context) -> base.Definitions:
                 views.append(attrs)
     svc = base.service("recommendations", views, "Features of a (user, product) pair for recommendation models.")
 
-    def entity_frame() -> pd.DataFrame:
-        return ctx.table("interactions", columns=[USER_ID, PRODUCT_ID, TS, WEIGHT])
-
-    return base.Definitions("recommendations", [base.user, base.product, *views, svc], svc, entity_frame,
+    return base.Definitions("recommendations", [base.user, base.product, *views, svc], svc, lambda: entity_frame(ctx),
                             label_columns=[WEIGHT])
+
+
+def entity_frame(ctx: base.Context) -> pd.DataFrame:
+    """Training entities: every interaction (keys, time, label), in the dataset's order."""
+    return ctx.table("interactions", columns=[USER_ID, PRODUCT_ID, TS, WEIGHT])

@@ -82,6 +82,13 @@ def definitions(use_case: str, ws: Workspace | None = None, *, write: bool = Fal
         return module.build(Context(ws, use_case, manifest, stage))
 
 
+def entity_frame(use_case: str, ws: Workspace | None = None) -> pd.DataFrame:
+    """The use case's training entities (keys, ``event_timestamp``, labels, request fields),
+    read from its canonical table without rebuilding any feature table."""
+    ws = ws or workspace()
+    return use_case_module(use_case).entity_frame(Context(ws, use_case, read_manifest(ws, use_case)))
+
+
 def apply(ws: Workspace | None = None, use_cases: list[str] | None = None) -> dict[str, Definitions]:
     """Build derived tables and register every use case's definitions; remove stale objects."""
     ws = ws or workspace()
@@ -162,7 +169,7 @@ def training_frame(use_case: str, entity_df: pd.DataFrame | None = None, ws: Wor
     store = feature_store(ws)
     svc = _service(store, use_case)
     if entity_df is None:
-        entity_df = definitions(use_case, ws).entity_frame()
+        entity_df = entity_frame(use_case, ws)
     if TS not in entity_df.columns:
         raise PomonaError(f"entity frame needs an {TS!r} column")
     entity_df = entity_df.copy()

@@ -218,6 +218,16 @@ def score_cmd(use_case: UseCaseArg,
                 ws=_ws(), echo=typer.echo)
 
 
+@app.command("build")
+def build_cmd(use_case: str = typer.Argument(..., help="recommendations | ranking | fraud | forecasting | all")):
+    """Build a Bento of the use case's service with its champion inside (bentoml build)."""
+    from serving.build import build
+
+    r = build(use_case, _ws())
+    typer.echo(f"built {r['tag']} (model v{r['labels'].get('model_version', '?')}) in {r['bentoml_home']}; "
+               f"serve: BENTOML_HOME={r['bentoml_home']} bentoml serve {r['tag']}")
+
+
 @app.command("serve")
 def serve_cmd(use_case: str = typer.Argument("all", help="recommendations | ranking | fraud | forecasting | all"),
               port: int = typer.Option(3000, "--port", help="Port on 127.0.0.1 (POMONA_SERVE_HOST to change).")):

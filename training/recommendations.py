@@ -19,7 +19,7 @@ CUTOFFS = (1, 3, 5, 10, 20)
 
 def prepare(ws, cfg, manifest) -> Data:
     # Keep the dataset's own row order (the per-user split draws one number per row in it).
-    entities = features.definitions("recommendations", ws).entity_frame()
+    entities = features.entity_frame("recommendations", ws)
     entities["_row"] = np.arange(len(entities))
     frame = require_rows(features.training_frame("recommendations", entities, ws=ws), "recommendations")
     frame = frame.sort_values("_row").drop(columns="_row").reset_index(drop=True)
