@@ -99,18 +99,11 @@ def load_model(use_case: str, model_version: int | str | None = None, ws: Worksp
 
 
 def check_contract(bundle: ModelBundle, use_case: str, version: str, ws: Workspace) -> None:
-    """Refuse a model trained on another FeatureService or other definitions than the store's."""
-    import features
+    """Refuse a model trained on another FeatureService or other definitions than the store's
+    (the serving runtime's check: one rule for online and batch)."""
+    from serving.runtime import check_contract as runtime_check
 
-    expected = feature_service_name(use_case)
-    if bundle.use_case != use_case or bundle.feature_service != expected:
-        raise PomonaError(f"{registered_model_name(use_case)} version {version} is a {bundle.use_case} model on "
-                          f"{bundle.feature_service}, not a {use_case} model on {expected}")
-    live = features.fingerprint(features.feature_store(ws), use_case)
-    if bundle.fingerprint != live:
-        raise PomonaError(f"{registered_model_name(use_case)} version {version} was trained on {expected} with "
-                          f"fingerprint {bundle.fingerprint}, but the feature store has {live}; retrain "
-                          f"('pomona train {use_case}') or apply the definitions it was trained on")
+    runtime_check(bundle, use_case, ws, version)
 
 
 def score_file(use_case: str, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
