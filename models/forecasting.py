@@ -99,6 +99,14 @@ class _Forecaster(RegressorMixin, BaseEstimator):
                       and not pd.api.types.is_datetime64_any_dtype(X[c])]
         self.series_ = np.asarray(pd.unique(X[SERIES_ID]))
         self.last_timestamp_ = X.groupby(SERIES_ID, sort=False)[TS].max().reindex(self.series_)
+        self.nonnegative_ = bool((X[Y] >= 0).all())  # demand, counts: forecasts and bounds never below 0
+
+    def _finish(self, out: pd.DataFrame) -> pd.DataFrame:
+        """The output columns; clipped at 0 when the training target never went below it."""
+        out = out[OUTPUT]
+        if self.nonnegative_:
+            out = out.assign(**{c: out[c].clip(lower=0.0) for c in ("yhat", "yhat_lower", "yhat_upper")})
+        return out
 
     def _check_h(self, h: int) -> int:
         check_is_fitted(self)
@@ -204,7 +212,7 @@ class SeasonalNaive(_Forecaster):
             half.append(q * widen)
         yhat, half = np.concatenate(yhat), np.concatenate(half)
         out["yhat"], out["yhat_lower"], out["yhat_upper"] = yhat, yhat - half, yhat + half
-        return out[OUTPUT]
+        return self._finish(out)
 
 
 class LGBMForecaster(_Forecaster):
@@ -418,4 +426,4 @@ class LGBMForecaster(_Forecaster):
         else:
             lo, hi = np.minimum(bounds[0], yhat), np.maximum(bounds[1], yhat)
             out["yhat_lower"], out["yhat_upper"] = lo.ravel(), hi.ravel()
-        return out[OUTPUT]
+        return self._finish(out)

@@ -209,3 +209,20 @@ def test_m4_hourly_seasonal_naive_matches_official():
     f = fc["yhat"].to_numpy().reshape(len(ids), H4)
     s = scores(history, actual, f, f, f)
     assert s["smape"] == pytest.approx(13.912, abs=1e-3) and s["mase"] == pytest.approx(1.193, abs=1e-3)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{type(m).__name__}-{getattr(m, 'intervals', '')}")
+def test_nonnegative_targets_give_nonnegative_forecasts(model):
+    """Intermittent demand (mostly zeros): no forecast or bound below zero."""
+    rng = np.random.default_rng(3)
+    ts = pd.date_range("2024-01-01", periods=120, freq="D", tz="UTC")
+    frames = [pd.DataFrame({"series_id": f"slow{i}", "event_timestamp": ts,
+                            "y": rng.poisson(0.3, len(ts)).astype(float) * rng.integers(1, 5)})
+              for i in range(4)]
+    df = pd.concat(frames, ignore_index=True)
+    out = clone(model).set_params(max_horizon=H).fit(df).predict(H)
+    assert (out[["yhat", "yhat_lower", "yhat_upper"]] >= 0).all().all()
+    assert out["yhat_upper"].max() > 0
+    # A target that goes negative keeps negative forecasts possible.
+    shifted = df.assign(y=df["y"] - 10.0)
+    assert not clone(model).set_params(max_horizon=H).fit(shifted).nonnegative_
