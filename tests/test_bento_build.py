@@ -14,7 +14,8 @@ import httpx
 import pytest
 import yaml
 from conftest import small_world
-from test_serving import free_port, stop_server
+from conftest import free_port
+from test_serving import stop_server
 from test_training import FAST
 
 import features

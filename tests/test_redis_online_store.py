@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import free_port, start_redis
 
 import features
 from features.store import reset_cache
@@ -17,29 +14,10 @@ from pomona.config import CONFIG_DIR
 from pomona.data.generate import generate
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def redis_url(tmp_path):
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (.ci/run installs it with apt-get)"
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not start")
+    proc = start_redis(port, tmp_path)
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)

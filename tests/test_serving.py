@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, small_world
+from conftest import free_port
 from test_training import FAST
 
 import features
@@ -33,12 +33,6 @@ from training.job import train
 pytestmark = pytest.mark.slow  # ~2.5 minutes on 2 cores: world, four trainings, a server
 
 READY_TIMEOUT = 150
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(home: Path, use_case: str, port: int, log: Path) -> subprocess.Popen:

@@ -5,17 +5,15 @@ same server process answers 200 again without a restart."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from conftest import small_world
-from test_serving import free_port, start_server, stop_server
+from conftest import free_port, start_redis
+from test_serving import start_server, stop_server
 from test_training import FAST
 
 import features
@@ -34,22 +32,6 @@ CLIENT_TIMEOUT = 10  # seconds: an outage must be answered, never hang
 FAIL_FAST = "socket_connect_timeout=1,socket_timeout=1,retry=null"
 TX = {"transaction_id": 1, "account_id": 51, "merchant_id": 35, "amount": 12.5,
       "timestamp": "2026-01-02T10:00:00Z", "device_id": 204, "country": "US", "channel": "web"}
-
-
-def start_redis(port: int, workdir: Path) -> subprocess.Popen:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (.ci/run installs it with apt-get)"
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    stop_redis(proc)
-    pytest.fail("redis-server did not start")
 
 
 def stop_redis(proc: subprocess.Popen) -> None:
