@@ -15,40 +15,72 @@ the per-step mean forecast over all known series (dates continue from the latest
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, ClassVar, Optional
 
 import pandas as pd
 import pyarrow.parquet as pq
 from pandas.tseries.frequencies import to_offset
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from models.scoring import score
 from pomona.data.writer import read_manifest
-from pomona.schemas import SERIES_ID, TS
+from pomona.schemas import PRODUCT_ID, SERIES_ID, STORE_ID, TS
 from pomona.workspace import Workspace
 from serving import runtime
 from serving.errors import RequestError
 from serving.ranking import single_threaded
+from serving.schema import Int64, RequestSpec
+from serving.schema import request_model as derived
 
+SERIES_PARTS = (STORE_ID, PRODUCT_ID)  # the synthetic marketplace's series are store-product pairs
 MAX_HORIZON = 10_000  # a bound for the request model; each model's own maximum is checked too
 
 
+SeriesKey = Annotated[str, Field(max_length=200)]
+
+
 class ForecastRequest(BaseModel):
+    """``horizon`` plus, derived by :func:`request_model`, the FeatureService's series key
+    (``series_id``) and, where the dataset's series are store-product pairs (the synthetic
+    marketplace), ``store_id`` and ``product_id`` as the other way to name one."""
+
     model_config = ConfigDict(extra="forbid")
-    series_id: Optional[str] = Field(None, max_length=200)
-    store_id: Optional[int] = None
-    product_id: Optional[int] = None
+    series_parts: ClassVar[tuple[str, ...]] = ()
     horizon: int = Field(ge=1, le=MAX_HORIZON)
 
     @model_validator(mode="after")
     def _one_series(self):
-        if self.series_id is None and (self.store_id is None or self.product_id is None):
-            raise ValueError("series_id: send series_id, or store_id and product_id")
+        parts = type(self).series_parts
+        if getattr(self, SERIES_ID, None) is None and (not parts or any(getattr(self, p) is None for p in parts)):
+            raise ValueError(f"{SERIES_ID}: send {SERIES_ID}" + (f", or {' and '.join(parts)}" if parts else ""))
         return self
 
-    @property
-    def series(self) -> str:
-        return self.series_id if self.series_id is not None else f"{self.store_id}-{self.product_id}"
+
+def _series_parts(model: type[BaseModel], schema: dict[str, str], ws: Workspace) -> type[BaseModel]:
+    """Add ``store_id``/``product_id`` where the demand table names each series by them."""
+    try:
+        names = set(pq.read_schema(_demand_path(ws)).names)
+    except Exception:  # no dataset yet (rendering the API document): the synthetic marketplace's shape
+        names = set(SERIES_PARTS)
+    if not set(SERIES_PARTS) <= names:  # the series key is the only way to name a series
+        return create_model(model.__name__, __base__=model, **{SERIES_ID: (SeriesKey, ...)})
+    extra = {c: (Optional[Int64], None) for c in SERIES_PARTS if c not in model.model_fields}
+    derived_model = create_model(model.__name__, __base__=model, **extra)
+    derived_model.series_parts = SERIES_PARTS
+    return derived_model
+
+
+REQUEST = RequestSpec("forecasting", "ForecastRequest", ForecastRequest,
+                      fallback={SERIES_ID: "String", STORE_ID: "Int64"}, extend=_series_parts,
+                      rules={SERIES_ID: SeriesKey})
+
+
+def request_model(ws: Workspace) -> type[BaseModel]:
+    return derived(REQUEST, ws)
+
+
+def _demand_path(ws: Workspace):
+    return ws.dataset_dir("forecasting") / read_manifest(ws, "forecasting").tables["demand"].file
 
 
 class Step(BaseModel):
@@ -69,24 +101,31 @@ def prepare(bundle, ws: Workspace) -> dict:
     single_threaded(getattr(bundle.estimator, "booster_", None),
                     *(getattr(bundle.estimator, "quantile_boosters_", None) or ()))
     exog = list(getattr(bundle.estimator, "exog_", []) or [])
-    state = {"exog": exog, "last_exog": None, "cold": {}}
-    if exog:
-        manifest = read_manifest(ws, "forecasting")
-        path = ws.dataset_dir("forecasting") / manifest.tables["demand"].file
-        have = [c for c in exog if c in pq.read_schema(path).names]
-        demand = pd.read_parquet(path, columns=[SERIES_ID, TS, *have])
+    state = {"exog": exog, "last_exog": None, "cold": {}, "series_of": {}}
+    path = _demand_path(ws)
+    names = pq.read_schema(path).names
+    parts = [c for c in SERIES_PARTS if c in names]
+    have = [c for c in exog if c in names]
+    demand = pd.read_parquet(path, columns=[SERIES_ID, TS, *have, *parts])
+    if len(parts) == len(SERIES_PARTS):
+        pairs = demand[[*parts, SERIES_ID]].drop_duplicates(parts)
+        state["series_of"] = {tuple(k): str(s) for *k, s in pairs.itertuples(index=False)}
+    if have:
         last = demand.sort_values(TS, kind="stable").groupby(SERIES_ID, sort=False).tail(1)
         state["last_exog"] = last.set_index(SERIES_ID)[have]
     return state
 
 
-def handle(request: ForecastRequest, champion: runtime.Champion, ws: Workspace) -> ForecastResponse:
+def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> ForecastResponse:
     m = champion.current
     est = m.bundle.estimator
     limit = getattr(est, "max_horizon_", None)
     if limit is not None and request.horizon > limit:
         raise RequestError("horizon", f"{request.horizon} is past this model's maximum of {limit} steps")
-    series = request.series
+    series = getattr(request, SERIES_ID, None)
+    if series is None:
+        key = tuple(getattr(request, c) for c in SERIES_PARTS)
+        series = m.state.get("series_of", {}).get(key, "-".join(map(str, key)))
     known = pd.Index(pd.Series(est.series_).astype(str))
     if series in known:
         out = score(m.bundle, _future(m, est, [series], request.horizon), horizon=request.horizon)

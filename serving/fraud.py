@@ -5,11 +5,10 @@ contract: score against the state *before* the transaction, push the state *afte
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 import features
 from features.fraud import PUSH_SOURCE, TXN_TIME
@@ -20,24 +19,23 @@ from pomona.workspace import Workspace
 from serving import runtime
 from serving.fraud_state import account_log
 from serving.ranking import single_threaded
-from serving.schema import Finite, derive_model
+from serving.schema import RequestSpec
+from serving.schema import request_model as derived
 
 # Account features that are all missing when the store has never seen the account.
 ACCOUNT_PROBE = ("txn_count_30d", "last_txn_unix")
 
 
 class TransactionRequest(BaseModel):
-    """One payment to score. ``timestamp``: ISO 8601 or unix seconds (naive times are UTC)."""
+    """One payment to score: its id, its time (ISO 8601 or unix seconds; naive times are UTC)
+    and, derived by :func:`request_model`, the FeatureService's keys and request fields
+    (``account_id``, ``merchant_id``, ``amount``, ``device_id``... on the synthetic marketplace;
+    an imported dataset's own feature values, sent as they are). ``timestamp`` is required where
+    the account's velocity is kept (the push source); elsewhere it is optional."""
 
     model_config = ConfigDict(extra="forbid")
     transaction_id: int
-    account_id: int
-    merchant_id: int
-    amount: Finite = Field(ge=0, le=1e9)
-    timestamp: datetime
-    device_id: Optional[int] = None
-    country: Optional[str] = Field(None, max_length=64)
-    channel: Optional[str] = Field(None, max_length=64)
+    timestamp: Optional[datetime] = None
 
 
 class FraudResponse(BaseModel):
@@ -48,28 +46,32 @@ class FraudResponse(BaseModel):
     cold_start: bool
 
 
-@lru_cache(maxsize=4)
-def _request_model(root: str, config: str) -> type[BaseModel]:
-    ws = Workspace(__import__("pathlib").Path(root))
-    try:
-        schema = features.request_schema("fraud", ws)
-    except Exception:  # no registry yet (e.g. importing the service to build docs): the base model
-        return TransactionRequest
-    return derive_model("TransactionRequest", schema, TransactionRequest, skip=(TXN_TIME,))
+def _timed(model: type[BaseModel], schema: dict[str, str], ws: Workspace) -> type[BaseModel]:
+    if TXN_TIME not in schema:
+        return model
+    return create_model(model.__name__, __base__=model, timestamp=(datetime, ...))
+
+
+REQUEST = RequestSpec(
+    "fraud", "TransactionRequest", TransactionRequest,
+    fallback={ACCOUNT_ID: "Int64", MERCHANT_ID: "Int64", "amount": "Float64", "device_id": "Int64",
+              "country": "String", "channel": "String", TXN_TIME: "Float64"},
+    skip=(TXN_TIME,), required=lambda schema: tuple(c for c in (ACCOUNT_ID, MERCHANT_ID, "amount") if c in schema),
+    rules={"amount": Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)],
+           "country": Annotated[str, Field(max_length=64)], "channel": Annotated[str, Field(max_length=64)]},
+    extend=_timed)
 
 
 def request_model(ws: Workspace) -> type[BaseModel]:
-    """The request model for the workspace's fraud dataset: the synthetic fields above plus any
-    request field of the FeatureService (e.g. an imported dataset's own feature values)."""
-    import os
-
-    return _request_model(str(ws.root), os.environ.get("POMONA_CONFIG", ""))
+    return derived(REQUEST, ws)
 
 
 def prepare(bundle, ws: Workspace) -> dict:
     """Warm the account log (reads the offline transactions once per process); predict on
     one thread (see :func:`serving.ranking.single_threaded`)."""
     single_threaded(getattr(bundle.estimator, "booster_", None))
+    if ACCOUNT_ID not in features.request_schema("fraud", ws):  # features sent as they are: no state
+        return {}
     try:
         account_log(ws)
     except (PomonaError, OSError) as exc:
@@ -79,18 +81,20 @@ def prepare(bundle, ws: Workspace) -> dict:
 
 def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> FraudResponse:
     m = champion.current
-    ts = pd.Timestamp(request.timestamp)
+    stateful = hasattr(request, ACCOUNT_ID)
+    ts = pd.Timestamp(request.timestamp if request.timestamp is not None else pd.Timestamp.now("UTC"))
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     fields = request.model_dump(exclude={"timestamp", TRANSACTION_ID})
-    row = {**fields, TXN_TIME: ts.timestamp()}
+    row = {**fields, TXN_TIME: ts.timestamp()} if stateful else fields
     vec = runtime.online(lambda: features.online_features("fraud", [row], ws))
-    cold = all(c in vec.columns and pd.isna(vec[c].iloc[0]) for c in ACCOUNT_PROBE)
+    cold = stateful and all(c in vec.columns and pd.isna(vec[c].iloc[0]) for c in ACCOUNT_PROBE)
     extra = {k: [v] for k, v in row.items() if k not in vec.columns}
     extra[TRANSACTION_ID] = [request.transaction_id]
     extra[TS] = [ts - pd.Timedelta(microseconds=1)]  # the state before the transaction, as in training
     frame = vec.assign(**extra)
     out = score(m.bundle, frame).iloc[0]
-    _push(request, ts, ws)
+    if stateful:
+        _push(request, ts, ws)
     return FraudResponse(fraud_probability=float(out["fraud_probability"]), decision=str(out["decision"]),
                          threshold=float(out["threshold"]), model_version=m.version, cold_start=cold)
 

@@ -21,16 +21,29 @@ from models.scoring import score
 from pomona.schemas import PRODUCT_ID
 from pomona.workspace import Workspace
 from serving import runtime
+from serving.schema import RequestSpec
+from serving.schema import request_model as derived
 
 MAX_CANDIDATES = 1000
 PROBE = ("ctr_30d", "impressions_30d", "price", "title")  # product features; all missing: unknown product
 
 
 class RankRequest(BaseModel):
+    """The candidates plus the FeatureService's other keys and request fields (``query`` on the
+    synthetic marketplace, ``query_id`` for an imported learning-to-rank set), all required:
+    they are what a candidate's features are looked up and computed with."""
+
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(max_length=1000)
     product_ids: list[int] = Field(min_length=1, max_length=MAX_CANDIDATES)
     user_id: Optional[int] = None
+
+
+REQUEST = RequestSpec("ranking", "RankRequest", RankRequest, fallback={PRODUCT_ID: "Int64", "query": "String"},
+                      skip=(PRODUCT_ID,), required=lambda schema: tuple(c for c in schema if c != PRODUCT_ID))
+
+
+def request_model(ws: Workspace) -> type[BaseModel]:
+    return derived(REQUEST, ws)
 
 
 class Result(BaseModel):
@@ -61,13 +74,16 @@ def prepare(bundle, ws: Workspace) -> dict:
     return {}
 
 
-def handle(request: RankRequest, champion: runtime.Champion, ws: Workspace) -> RankResponse:
+def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> RankResponse:
     m = champion.current
-    rows = [{PRODUCT_ID: p, "query": request.query} for p in request.product_ids]
+    shared = request.model_dump(exclude={"product_ids", "user_id"})
+    rows = [{PRODUCT_ID: p, **shared} for p in request.product_ids]
     frame = runtime.online(lambda: features.online_features("ranking", rows, ws))
-    frame["query"] = request.query
+    for col, value in shared.items():
+        if col not in frame.columns:
+            frame[col] = value
     scores = score(m.bundle, frame)["score"].to_numpy()
-    probe = [c for c in PROBE if c in frame.columns]
+    probe = [c for c in PROBE if c in frame.columns] or [c for c in frame.columns if c not in rows[0]]
     cold = bool(probe) and bool(frame[probe].isna().all(axis=1).any())
     order = np.argsort(-scores, kind="stable")
     results = [Result(product_id=request.product_ids[i], score=float(scores[i])) for i in order]

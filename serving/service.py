@@ -32,11 +32,11 @@ log = logging.getLogger("pomona.serving")
 WS = workspace()
 # use case -> (route, handler module, request model, response model)
 ENDPOINTS = {
-    "recommendations": ("recommend", recommendations, recommendations.RecommendRequest,
+    "recommendations": ("recommend", recommendations, recommendations.request_model(WS),
                         recommendations.RecommendResponse),
-    "ranking": ("rank", ranking, ranking.RankRequest, ranking.RankResponse),
+    "ranking": ("rank", ranking, ranking.request_model(WS), ranking.RankResponse),
     "fraud": ("score_transaction", fraud, fraud.request_model(WS), fraud.FraudResponse),
-    "forecasting": ("forecast", forecasting, forecasting.ForecastRequest, forecasting.ForecastResponse),
+    "forecasting": ("forecast", forecasting, forecasting.request_model(WS), forecasting.ForecastResponse),
 }
 SERVICE_CONFIG = {"workers": 1, "traffic": {"timeout": 30}}
 
