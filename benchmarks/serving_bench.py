@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 TS0 = 1767916800  # 2026-01-09T00:00:00Z, after the data's end
+HORIZON = 48  # forecast steps per request
+BATCHED = ("/rank", "/score_transaction")  # the endpoints measured with adaptive batching (--batching)
 
 
 # --- world ---------------------------------------------------------------------------------
@@ -50,7 +52,8 @@ def build_world(base: Path) -> None:
     features.materialize(ws)
     for uc, cands in FAST.items():
         cfg = base / f"{uc}.yaml"
-        cfg.write_text(yaml.safe_dump({"candidates": cands}))
+        extra = {"max_horizon": HORIZON} if uc == "forecasting" else {}  # the issue's 48-step forecast
+        cfg.write_text(yaml.safe_dump({"candidates": cands, **extra}))
         assert train(uc, str(cfg), seed=0, ws=ws).promoted
 
 
@@ -170,7 +173,7 @@ def requests_for(endpoint: str, home: Path, n: int, seed: int = 0) -> list[dict]
     if endpoint == "/forecast":
         series = sorted(pd.read_parquet(home / "data/forecasting/demand.parquet", columns=["series_id"])
                         .series_id.unique())
-        return [{"series_id": rng.choice(series), "horizon": 28} for _ in range(n)]
+        return [{"series_id": rng.choice(series), "horizon": HORIZON} for _ in range(n)]
     start = REQ_CLOCK[0]
     REQ_CLOCK[0] += n
     return [{"transaction_id": 10**7 + start + i, "account_id": rng.randint(1, 500), "merchant_id": rng.randint(1, 120),
@@ -181,8 +184,11 @@ def requests_for(endpoint: str, home: Path, n: int, seed: int = 0) -> list[dict]
 REQ_CLOCK = [0]  # fraud timestamps keep increasing across phases (the account log expects time order)
 
 
-async def _run(base: str, endpoint: str, bodies: list[dict], conns: int, rate: float | None, seconds: float):
+async def _run(base: str, endpoint: str, bodies: list[dict], conns: int, rate: float | None, seconds: float,
+               wrap: bool = False):
     import httpx
+    if wrap:  # a batchable BentoML API takes {"requests": [input, ...]}; one input per client request
+        bodies = [{"requests": [b]} for b in bodies]
     lat, errors = [], 0
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
@@ -258,6 +264,8 @@ def main() -> None:
     ap.add_argument("--baseline-app", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--batching", action="store_true",
+                    help="also serve benchmarks.batched_service (adaptive batching) for " + ", ".join(BATCHED))
     args = ap.parse_args()
     if args.baseline_app:
         import uvicorn
@@ -276,18 +284,31 @@ def main() -> None:
              subprocess.Popen([PY, __file__, "--baseline-app", str(home), "--port", str(bp)], cwd=ROOT, env=env,
                               stdout=open(base_dir / "baseline.log", "w"), stderr=subprocess.STDOUT,
                               start_new_session=True)]
+    servers = [("baseline", bp), ("platform", pp)]
+    if args.batching:
+        xp = free_port()
+        procs.append(subprocess.Popen([PY, "-m", "bentoml", "serve", "benchmarks.batched_service:Batched", "--host",
+                                       "127.0.0.1", "--port", str(xp)], cwd=ROOT, env=env,
+                                      stdout=open(base_dir / "batched.log", "w"), stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+        servers.append(("batched", xp))
     results = []
     try:
         wait_ready(f"http://127.0.0.1:{pp}", "/readyz", procs[0])
         wait_ready(f"http://127.0.0.1:{bp}", "/docs", procs[1])
+        if args.batching:
+            wait_ready(f"http://127.0.0.1:{xp}", "/readyz", procs[2])
         for endpoint in args.endpoints.split(","):
             for conns in (1, 16):
                 for mode in ("rate", "saturation"):
-                    for name, port in (("baseline", bp), ("platform", pp)):  # interleaved: same noise
+                    for name, port in servers:  # interleaved: same noise
+                        if name == "batched" and endpoint not in BATCHED:
+                            continue
                         rate = RATES[endpoint] if mode == "rate" else None
                         n = int(RATES[endpoint] * args.seconds) if rate else 4000
                         bodies = requests_for(endpoint, home, n + 5)
-                        r = asyncio.run(_run(f"http://127.0.0.1:{port}", endpoint, bodies, conns, rate, args.seconds))
+                        r = asyncio.run(_run(f"http://127.0.0.1:{port}", endpoint, bodies, conns, rate, args.seconds,
+                                             wrap=name == "batched"))
                         r.update(server=name, endpoint=endpoint, conns=conns,
                                  mode=f"{rate}/s" if rate else "saturation")
                         results.append(r)
@@ -302,13 +323,28 @@ def main() -> None:
                     os.killpg(p.pid, signal.SIGKILL)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
+    print_tables(results)
+
+
+def print_tables(results: list[dict]) -> None:
+    """Platform against the bare baseline; then, where measured, batched against unbatched."""
+    by = {(r["endpoint"], r["conns"], r["mode"], r["server"]): r for r in results}
+    cell = lambda r: f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} | {r['rps']:.0f}"  # noqa: E731
     print("\n| endpoint | conns | load | platform p50 / p99 ms | rps | baseline p50 / p99 ms | rps | p99 ratio |")
     print("|---|---|---|---|---|---|---|---|")
-    for i in range(0, len(results), 2):
-        b, p = results[i], results[i + 1]
-        print(f"| {p['endpoint']} | {p['conns']} | {p['mode']} | {p['p50_ms']:.1f} / {p['p99_ms']:.1f} | "
-              f"{p['rps']:.0f} | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} | {b['rps']:.0f} | "
-              f"{p['p99_ms'] / b['p99_ms']:.1f}x |" + (f" errors {p['errors']}/{b['errors']}" if p['errors'] or b['errors'] else ""))
+    keys = [k[:3] for k in by if k[3] == "platform"]
+    for k in keys:
+        p, b = by[(*k, "platform")], by[(*k, "baseline")]
+        errs = f" errors {p['errors']}/{b['errors']}" if p["errors"] or b["errors"] else ""
+        print(f"| {k[0]} | {k[1]} | {k[2]} | {cell(p)} | {cell(b)} | {p['p99_ms'] / b['p99_ms']:.1f}x |{errs}")
+    batched = [k for k in keys if (*k, "batched") in by]
+    if batched:
+        print("\n| endpoint | conns | load | unbatched p50 / p99 ms | rps | batched p50 / p99 ms | rps | rps ratio |")
+        print("|---|---|---|---|---|---|---|---|")
+        for k in batched:
+            p, x = by[(*k, "platform")], by[(*k, "batched")]
+            errs = f" errors {x['errors']}" if x["errors"] else ""
+            print(f"| {k[0]} | {k[1]} | {k[2]} | {cell(p)} | {cell(x)} | {x['rps'] / p['rps']:.2f}x |{errs}")
 
 
 if __name__ == "__main__":

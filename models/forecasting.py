@@ -104,7 +104,7 @@ class _Forecaster(RegressorMixin, BaseEstimator):
     def _finish(self, out: pd.DataFrame) -> pd.DataFrame:
         """The output columns; clipped at 0 when the training target never went below it."""
         out = out[OUTPUT]
-        if self.nonnegative_:
+        if getattr(self, "nonnegative_", False):  # models pickled before the attribute existed
             out = out.assign(**{c: out[c].clip(lower=0.0) for c in ("yhat", "yhat_lower", "yhat_upper")})
         return out
 
@@ -352,7 +352,7 @@ class LGBMForecaster(_Forecaster):
                 cols.update({f"mean_{w}": np.nanmean(buf[:, p - w:p], axis=1) for w in windows})
             cols.update({name: v[rows] for name, v in cal.items()})
             cols.update({c: v[rows] for c, v in exog.items()})
-            feats = pd.DataFrame(cols)[self.feature_names_]
+            feats = np.column_stack([cols[name] for name in self.feature_names_])  # float64, no frame per step
             anchor = buf[:, p - base] if base else 0.0
             buf[:, p] = anchor + booster.predict(feats)
             if quantiles is not None:

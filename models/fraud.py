@@ -209,8 +209,24 @@ class LGBMFraud(_FraudClassifier):
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """Numeric columns as float64 (NaN for missing); categoricals as ``str(value)`` coded
-        against ``categories_`` (missing and unseen values: missing). Vectorised: one
-        ``str`` per present value and one index lookup per column, no per-value pandas call."""
+        against ``categories_`` (missing and unseen values: missing)."""
+        cols = self._encoded(X)
+        return pd.DataFrame({c: pd.Categorical.from_codes(v, dtype=pd.CategoricalDtype(
+            pd.Index(self.categories_[c], dtype=object))) if c in self.categories_ else v
+            for c, v in cols.items()}, index=X.index)
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`_frame` as the float matrix LightGBM's pandas path builds from it
+        (categories as codes, missing as NaN), without that path's per-call checks."""
+        out = np.empty((len(X), len(self.features_in_)), dtype=np.float64)
+        for j, (c, v) in enumerate(self._encoded(X).items()):
+            out[:, j] = np.where(v < 0, np.nan, v) if c in self.categories_ else v
+        return out
+
+    def _encoded(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per feature: float64 values, or a categorical's int codes in ``categories_`` (-1:
+        missing or unseen). Vectorised: one ``str`` per present value and one index lookup per
+        column, no per-value pandas call."""
         out = {}
         for c in self.features_in_:
             s = X[c]
@@ -220,13 +236,12 @@ class LGBMFraud(_FraudClassifier):
                 strings = np.full(len(values), None, dtype=object)
                 strings[present] = [str(v) for v in values[present]]
                 cats = pd.Index(self.categories_[c], dtype=object)
-                codes = cats.get_indexer(strings)  # None and unseen values: -1 (missing)
-                out[c] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))
+                out[c] = cats.get_indexer(strings)  # None and unseen values: -1 (missing)
             elif isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
                 out[c] = s.to_numpy(dtype="float64")
             else:
                 out[c] = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
-        return pd.DataFrame(out, index=X.index)
+        return out
 
     def _params(self, target: np.ndarray) -> dict:
         spw = self.scale_pos_weight
@@ -279,8 +294,8 @@ class LGBMFraud(_FraudClassifier):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated P(class) per row, shape (n, 2); column 1 is fraud."""
-        frame = self._frame(self._columns(X))
-        margin = self.booster_.predict(frame, raw_score=True)
+        matrix = self._matrix(self._columns(X))  # first: raises NotFittedError before fit
+        margin = self.booster_.predict(matrix, raw_score=True)
         raw = 1.0 / (1.0 + np.exp(-margin))
         if self.calibrator_ is None:
             p = raw

@@ -63,6 +63,19 @@ def _mean_ndcg(y: np.ndarray, score: np.ndarray, codes: np.ndarray, k: int = 10)
     return float(np.where(ideal > 0, actual / safe, 1.0).mean())
 
 
+def _float_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Columns as float64 (categoricals: codes, -1 -> NaN), C order, one row per frame row."""
+    out = np.empty((len(frame), frame.shape[1]), dtype=np.float64)
+    for j, c in enumerate(frame.columns):
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
 class _Ranker(BaseEstimator):
     """Feature selection, categorical handling and query grouping shared by the rankers."""
 
@@ -100,6 +113,11 @@ class _Ranker(BaseEstimator):
             if is_bool_dtype(out[c]):
                 out[c] = out[c].astype(np.float64)
         return out
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`_frame` as the float matrix LightGBM's pandas path would build from it
+        (categoricals as their codes, missing as NaN), without that path's per-call checks."""
+        return _float_matrix(self._frame(X))
 
     def _grouped(self, X: pd.DataFrame, y) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Features, labels and LightGBM group sizes with rows sorted by query id (stably)."""
@@ -259,4 +277,4 @@ class LambdaMART(_Ranker):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        return self.booster_.predict(self._frame(X), num_iteration=self.best_iteration_)
+        return self.booster_.predict(self._matrix(X), num_iteration=self.best_iteration_)

@@ -172,3 +172,23 @@ def test_vehicle_insurance_floor():
     train, test = df[year <= 1995], df[year == 1996]
     p = LGBMFraud(n_jobs=1).fit(train, train["is_fraud"]).predict_proba(test)[:, 1]
     assert average_precision_score(test["is_fraud"], p) >= 0.15
+
+
+def test_float_matrix_predicts_as_lightgbms_pandas_path(frames):
+    """predict_proba feeds LightGBM a float matrix; it must equal the booster's own pandas
+    path over the categorical frame, missing and unseen values included."""
+    train, test = frames
+    train, test = train.copy(), test.copy()
+    train["channel"] = train["channel"].astype(object)
+    train.loc[::11, "channel"] = None
+    train["flag"] = train["noise"] > 0  # a bool feature
+    test["channel"] = test["channel"].astype(object)
+    test.loc[::3, "channel"] = "carrier-pigeon"
+    test.loc[1::5, "channel"] = None
+    test.loc[::4, "amount"] = np.nan
+    test["flag"] = test["noise"] > 0
+    m = LGBMFraud(**FAST).fit(train, train["is_fraud"])
+    assert "channel" in m.categorical_features_ and "flag" in m.features_in_
+    cols = m._columns(test)
+    np.testing.assert_array_equal(m.booster_.predict(m._matrix(cols), raw_score=True),
+                                  m.booster_.predict(m._frame(cols), raw_score=True))

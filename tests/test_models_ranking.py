@@ -214,3 +214,16 @@ def test_lambdamart_on_lightgbm_letor_sample():
         frames.append(f.assign(query_id=np.repeat(np.arange(len(sizes)), sizes)))
     model = LambdaMART(num_threads=1).fit(frames[0], ytr)
     assert ndcg10(yte, model.predict(frames[1]), frames[1].query_id) > 0.74
+
+
+def test_float_matrix_predicts_as_lightgbms_pandas_path(data):
+    """predict feeds LightGBM a float matrix; it must equal the booster's pandas path."""
+    x, y = data
+    x = x.assign(flag=x.good > 0.5)
+    m = LambdaMART(**FAST_LM).fit(x, y)
+    new = x.head(60).copy()
+    new["brand"] = ["umbrella"] * 20 + [None] * 20 + list(x.brand.head(20))
+    new.loc[new.index[::3], "good"] = np.nan
+    np.testing.assert_array_equal(m.booster_.predict(m._matrix(new), num_iteration=m.best_iteration_),
+                                  m.booster_.predict(m._frame(new), num_iteration=m.best_iteration_))
+    np.testing.assert_array_equal(m.predict(new), m.booster_.predict(m._frame(new), num_iteration=m.best_iteration_))

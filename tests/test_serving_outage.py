@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import httpx
+import pandas as pd
 import pytest
 import yaml
 from conftest import small_world
@@ -76,6 +77,8 @@ def test_redis_outage_is_a_503_and_the_service_recovers(tmp_path, monkeypatch):
                 time.sleep(0.5)
             r = http.post("/score_transaction", json=TX)
             assert r.status_code == 200 and r.json()["cold_start"] is False, r.text
+            pushed = features.online_features("fraud", [{**TX, "txn_unix": 0.0}], ws).iloc[0]  # read from Redis
+            assert pushed["last_txn_unix"] == pd.Timestamp(TX["timestamp"]).timestamp() and pushed["txn_count_1h"] >= 1
 
             stop_redis(redis)  # the store goes away under a running server
             for i in range(3):  # every request during the outage: a 503 with the reason, promptly

@@ -58,6 +58,9 @@ class TrainConfig(_Strict):
     promotion: Promotion = Promotion()
     costs: Costs = Costs()  # fraud only
     k: int = Field(10, ge=1, le=1000)  # recommendations: list length
+    # forecasting: the most steps the registered model forecasts (serving's limit); default and
+    # minimum: the evaluation horizon. Conformal intervals are calibrated for every step up to it.
+    max_horizon: int | None = Field(None, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _known(self) -> "TrainConfig":

@@ -45,10 +45,12 @@ def prepare(ws, cfg, manifest) -> Data:
     season = manifest.season_length or 1
     if (g.size() - horizon * (origins - 1)).min() < 2 * season:
         raise PomonaError("too little history before the first forecast origin; lower split.origins")
+    if cfg.max_horizon is not None and cfg.max_horizon < horizon:
+        raise PomonaError(f"max_horizon {cfg.max_horizon} is below the evaluation horizon {horizon}")
     protocol = f"{kind}: {origins} origin(s), horizon {horizon}" + (
         ", the last on the official test period" if kind == "official" else ", the last on the test period")
     return Data(frame, masks, LABEL, protocol,
-                extra={"exog": exog, "horizon": horizon, "folds": list(range(origins - 1, -1, -1)),
+                extra={"exog": exog, "horizon": horizon, "max_horizon": cfg.max_horizon or horizon, "folds": list(range(origins - 1, -1, -1)),
                        "back": back.to_numpy(), "freq": manifest.frequency or "D", "season_length": season})
 
 
@@ -56,7 +58,7 @@ def configure(estimator, data: Data):
     """Give the forecaster the dataset's frequency, season and horizon (the config sets the rest)."""
     params = estimator.get_params()
     update = {k: v for k, v in (("freq", data.extra["freq"]), ("season_length", data.extra["season_length"]),
-                                 ("max_horizon", data.extra["horizon"])) if k in params}
+                                 ("max_horizon", data.extra["max_horizon"])) if k in params}
     return estimator.set_params(**update)
 
 
