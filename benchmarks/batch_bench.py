@@ -13,7 +13,8 @@ Each measurement runs in its own child process, which reports its peak RSS (``ru
   with the time of its feature join reported on its own;
 * baseline: the same rows joined to the same features (untimed), then timed: the model's
   scoring path ``models.scoring.score`` over that frame, and a bare ``booster.predict`` over
-  the booster's own input built from it (categoricals as pandas categories).
+  the booster's own input built from it (categoricals as pandas categories; also as the float
+  matrix ``LGBMFraud.predict_proba`` now builds, for reference).
 """
 
 from __future__ import annotations
@@ -108,7 +109,12 @@ def child_baseline(home: Path, path: Path, chunk_rows: int) -> dict:
     t = time.perf_counter()
     est.booster_.predict(booster_input, raw_score=True)
     t_booster = time.perf_counter() - t
+    matrix = est._matrix(joined[est.features_in_])
+    t = time.perf_counter()
+    est.booster_.predict(matrix, raw_score=True)
+    t_matrix = time.perf_counter() - t
     return {"rows": len(joined), "join": timings["join"], "score": t_score, "booster": t_booster,
+            "booster_matrix": t_matrix,
             "peak_rss_mib": peak_rss_mib()}
 
 
@@ -151,6 +157,7 @@ def main() -> None:
         ("  of which read + write", t["read"] + t["write"], None),
         ("models.scoring.score over the joined frame (in memory)", base["score"], base["peak_rss_mib"]),
         ("baseline: bare booster.predict over the joined frame", base["booster"], None),
+        ("  bare booster.predict over the frame as a float matrix", base["booster_matrix"], None),
     ]
     print(f"fraud batch scoring: {n:,} rows, chunk_rows={a.chunk_rows:,}, {os.cpu_count()} CPUs; "
           f"peak RSS per child process")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 TS0 = 1767916800  # 2026-01-09T00:00:00Z, after the data's end
 HORIZON = 48  # forecast steps per request
-BATCHED = ("/rank", "/score_transaction")  # the endpoints measured with adaptive batching (--batching)
+BATCHED = ("/rank", "/score_transaction")  # served also as /batch/<route> (adaptive batching; --batching)
 
 
 # --- world ---------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
     ap.add_argument("--batching", action="store_true",
-                    help="also serve benchmarks.batched_service (adaptive batching) for " + ", ".join(BATCHED))
+                    help="also load the adaptive-batching routes /batch/<route> of " + ", ".join(BATCHED))
     args = ap.parse_args()
     if args.baseline_app:
         import uvicorn
@@ -284,20 +284,11 @@ def main() -> None:
              subprocess.Popen([PY, __file__, "--baseline-app", str(home), "--port", str(bp)], cwd=ROOT, env=env,
                               stdout=open(base_dir / "baseline.log", "w"), stderr=subprocess.STDOUT,
                               start_new_session=True)]
-    servers = [("baseline", bp), ("platform", pp)]
-    if args.batching:
-        xp = free_port()
-        procs.append(subprocess.Popen([PY, "-m", "bentoml", "serve", "benchmarks.batched_service:Batched", "--host",
-                                       "127.0.0.1", "--port", str(xp)], cwd=ROOT, env=env,
-                                      stdout=open(base_dir / "batched.log", "w"), stderr=subprocess.STDOUT,
-                                      start_new_session=True))
-        servers.append(("batched", xp))
+    servers = [("baseline", bp), ("platform", pp)] + ([("batched", pp)] if args.batching else [])
     results = []
     try:
         wait_ready(f"http://127.0.0.1:{pp}", "/readyz", procs[0])
         wait_ready(f"http://127.0.0.1:{bp}", "/docs", procs[1])
-        if args.batching:
-            wait_ready(f"http://127.0.0.1:{xp}", "/readyz", procs[2])
         for endpoint in args.endpoints.split(","):
             for conns in (1, 16):
                 for mode in ("rate", "saturation"):
@@ -307,7 +298,8 @@ def main() -> None:
                         rate = RATES[endpoint] if mode == "rate" else None
                         n = int(RATES[endpoint] * args.seconds) if rate else 4000
                         bodies = requests_for(endpoint, home, n + 5)
-                        r = asyncio.run(_run(f"http://127.0.0.1:{port}", endpoint, bodies, conns, rate, args.seconds,
+                        route = "/batch" + endpoint if name == "batched" else endpoint
+                        r = asyncio.run(_run(f"http://127.0.0.1:{port}", route, bodies, conns, rate, args.seconds,
                                              wrap=name == "batched"))
                         r.update(server=name, endpoint=endpoint, conns=conns,
                                  mode=f"{rate}/s" if rate else "saturation")

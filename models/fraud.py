@@ -225,18 +225,20 @@ class LGBMFraud(_FraudClassifier):
 
     def _encoded(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per feature: float64 values, or a categorical's int codes in ``categories_`` (-1:
-        missing or unseen). Vectorised: one ``str`` per present value and one index lookup per
-        column, no per-value pandas call."""
+        missing or unseen). Vectorised: ``str`` of each distinct value only (``factorize``),
+        one index lookup per column."""
         out = {}
         for c in self.features_in_:
             s = X[c]
             if c in self.categories_:
                 values = s.to_numpy(dtype=object)
-                present = ~pd.isna(values)
-                strings = np.full(len(values), None, dtype=object)
-                strings[present] = [str(v) for v in values[present]]
+                seen, uniques = pd.factorize(values)  # missing values: -1
+                if len({type(v) for v in uniques}) > 1:  # mixed types: factorize merges 1, 1.0 and True
+                    uniques = np.array([str(v) for v in values], dtype=object)
+                    seen = np.where(pd.isna(values), -1, np.arange(len(values)))
                 cats = pd.Index(self.categories_[c], dtype=object)
-                out[c] = cats.get_indexer(strings)  # None and unseen values: -1 (missing)
+                mapped = np.append(cats.get_indexer([str(v) for v in uniques]), -1)  # unseen: -1
+                out[c] = mapped[seen]  # seen == -1 picks the appended -1
             elif isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
                 out[c] = s.to_numpy(dtype="float64")
             else:

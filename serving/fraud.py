@@ -80,23 +80,51 @@ def prepare(bundle, ws: Workspace) -> dict:
 
 
 def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> FraudResponse:
-    m = champion.current
-    stateful = hasattr(request, ACCOUNT_ID)
-    ts = pd.Timestamp(request.timestamp if request.timestamp is not None else pd.Timestamp.now("UTC"))
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    fields = request.model_dump(exclude={"timestamp", TRANSACTION_ID})
-    row = {**fields, TXN_TIME: ts.timestamp()} if stateful else fields
-    vec = runtime.online(lambda: features.online_features("fraud", [row], ws))
-    cold = stateful and all(c in vec.columns and pd.isna(vec[c].iloc[0]) for c in ACCOUNT_PROBE)
-    extra = {k: [v] for k, v in row.items() if k not in vec.columns}
-    extra[TRANSACTION_ID] = [request.transaction_id]
-    extra[TS] = [ts - pd.Timedelta(microseconds=1)]  # the state before the transaction, as in training
-    frame = vec.assign(**extra)
-    out = score(m.bundle, frame).iloc[0]
+    return handle_many([request], champion, ws)[0]
+
+
+def handle_many(requests: list[BaseModel], champion: runtime.Champion, ws: Workspace) -> list[FraudResponse]:
+    """Score transactions in arrival order, each against its account's state before it and
+    pushing the state after it. Transactions of distinct accounts share one online read and one
+    model call (the adaptive-batching endpoint's path; a single request is a batch of one); a
+    second transaction of an account already in the batch waits for the next round, so it is
+    read after the first one's push, as it would be if it came alone."""
+    out: dict[int, FraudResponse] = {}
+    pending = list(enumerate(requests))
+    while pending:
+        seen, now, later = set(), [], []
+        for i, r in pending:
+            account = getattr(r, ACCOUNT_ID, None)
+            (later if account is not None and account in seen else now).append((i, r))
+            seen.add(account)
+        for (i, _), resp in zip(now, _score(champion.current, [r for _, r in now], ws)):
+            out[i] = resp
+        pending = later
+    return [out[i] for i in range(len(requests))]
+
+
+def _score(m: runtime.Loaded, requests: list[BaseModel], ws: Workspace) -> list[FraudResponse]:
+    stateful = hasattr(requests[0], ACCOUNT_ID)
+    stamps, rows = [], []
+    for r in requests:
+        ts = pd.Timestamp(r.timestamp if r.timestamp is not None else pd.Timestamp.now("UTC"))
+        stamps.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
+        fields = r.model_dump(exclude={"timestamp", TRANSACTION_ID})
+        rows.append({**fields, TXN_TIME: stamps[-1].timestamp()} if stateful else fields)
+    vec = runtime.online(lambda: features.online_features("fraud", rows, ws))
+    probe = [c for c in ACCOUNT_PROBE if c in vec.columns]
+    cold = (vec[probe].isna().all(axis=1).to_numpy() if stateful and len(probe) == len(ACCOUNT_PROBE)
+            else [False] * len(rows))
+    extra = {k: [row[k] for row in rows] for k in rows[0] if k not in vec.columns}
+    extra[TRANSACTION_ID] = [r.transaction_id for r in requests]
+    extra[TS] = [ts - pd.Timedelta(microseconds=1) for ts in stamps]  # the state before it, as in training
+    scored = score(m.bundle, vec.assign(**extra))
     if stateful:
-        _push(request, ts, ws)
-    return FraudResponse(fraud_probability=float(out["fraud_probability"]), decision=str(out["decision"]),
-                         threshold=float(out["threshold"]), model_version=m.version, cold_start=cold)
+        for r, ts in zip(requests, stamps):
+            _push(r, ts, ws)
+    return [FraudResponse(fraud_probability=float(p), decision=str(d), threshold=float(t),
+                          model_version=m.version, cold_start=bool(c))
+            for p, d, t, c in zip(scored["fraud_probability"], scored["decision"], scored["threshold"], cold)]
 
 
 def _push(request: BaseModel, ts: pd.Timestamp, ws: Workspace) -> None:

@@ -75,16 +75,28 @@ def prepare(bundle, ws: Workspace) -> dict:
 
 
 def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> RankResponse:
+    return handle_many([request], champion, ws)[0]
+
+
+def handle_many(requests: list[BaseModel], champion: runtime.Champion, ws: Workspace) -> list[RankResponse]:
+    """Rank each request's candidates: one online read and one model call for all of them
+    (the adaptive-batching endpoint's path; a single request is a batch of one)."""
     m = champion.current
-    shared = request.model_dump(exclude={"product_ids", "user_id"})
-    rows = [{PRODUCT_ID: p, **shared} for p in request.product_ids]
+    rows, spans = [], []
+    for r in requests:
+        shared = r.model_dump(exclude={"product_ids", "user_id"})
+        spans.append((len(rows), len(rows) + len(r.product_ids)))
+        rows += [{PRODUCT_ID: p, **shared} for p in r.product_ids]
     frame = runtime.online(lambda: features.online_features("ranking", rows, ws))
-    for col, value in shared.items():
+    for col in rows[0]:
         if col not in frame.columns:
-            frame[col] = value
+            frame[col] = [row[col] for row in rows]
     scores = score(m.bundle, frame)["score"].to_numpy()
     probe = [c for c in PROBE if c in frame.columns] or [c for c in frame.columns if c not in rows[0]]
-    cold = bool(probe) and bool(frame[probe].isna().all(axis=1).any())
-    order = np.argsort(-scores, kind="stable")
-    results = [Result(product_id=request.product_ids[i], score=float(scores[i])) for i in order]
-    return RankResponse(results=results, model_version=m.version, cold_start=cold)
+    unknown = frame[probe].isna().all(axis=1).to_numpy() if probe else np.zeros(len(frame), bool)
+    out = []
+    for r, (a, b) in zip(requests, spans):
+        order = np.argsort(-scores[a:b], kind="stable")
+        out.append(RankResponse(results=[Result(product_id=r.product_ids[i], score=float(scores[a + i])) for i in order],
+                                model_version=m.version, cold_start=bool(unknown[a:b].any())))
+    return out

@@ -192,3 +192,19 @@ def test_float_matrix_predicts_as_lightgbms_pandas_path(frames):
     cols = m._columns(test)
     np.testing.assert_array_equal(m.booster_.predict(m._matrix(cols), raw_score=True),
                                   m.booster_.predict(m._frame(cols), raw_score=True))
+
+
+def test_categorical_codes_match_the_per_value_rule():
+    """A categorical's code is the index of ``str(value)`` among the categories seen at fit;
+    missing (None, NaN, pd.NA) and unseen values are -1, whatever the column's dtype."""
+    m = LGBMFraud(**FAST)
+    m.features_in_, m.categories_ = ["c"], {"c": ["1", "1.5", "True", "a", "b"]}
+    columns = [pd.Series(["a", "b", None, "zz", "a", np.nan], dtype=object),
+               pd.Series([1, "1", 1.5, None, True, "b"], dtype=object),
+               pd.Series(pd.array([1, None, 2, 1], dtype="Int64")),
+               pd.Series(["b", "a", "b"], dtype="category"),
+               pd.Series([1.5, np.nan, 2.0])]
+    for col in columns:
+        expected = [-1 if pd.isna(v) or str(v) not in m.categories_["c"] else m.categories_["c"].index(str(v))
+                    for v in col.astype(object)]
+        assert m._encoded(pd.DataFrame({"c": col}))["c"].tolist() == expected, col.tolist()

@@ -179,6 +179,43 @@ def test_body_errors(server, content, status):
         assert r.status_code == status and "body" in r.json()["error"], r.text
 
 
+# --- adaptive batching -----------------------------------------------------------------------
+
+def test_batched_rank_answers_as_the_single_endpoint(server):
+    client, _, _ = server
+    bodies = [{"query": "red running shoes", "product_ids": [5, 1, 9, 3]}, {"query": "lamp", "product_ids": [2, 7]},
+              {"query": "shoes", "product_ids": [1, 987654321]}]
+    batched = post(client, "/batch/rank", {"requests": bodies}).json()
+    assert batched == [post(client, "/rank", b).json() for b in bodies]
+    assert batched[2]["cold_start"] is True and batched[0]["cold_start"] is False
+
+
+def test_batched_fraud_sees_each_push_as_single_requests_do(server):
+    """Two transactions of one account in one batch: the second is scored after the first's
+    push. A twin account (never seen, like the first) sent the same two one at a time must get
+    the same answers; a third account in the batch shares the round."""
+    client, ws, _ = server
+    def tx(account, i):
+        return {"transaction_id": 700_000 + account % 1000 * 10 + i, "account_id": account, "merchant_id": 43,
+                "amount": 250.0 + i, "timestamp": f"2026-01-06T10:0{i}:00Z", "channel": "web"}
+    a, twin, other = 880_000_001, 880_000_002, 880_000_003
+    batched = post(client, "/batch/score_transaction", {"requests": [tx(a, 0), tx(other, 0), tx(a, 1)]}).json()
+    single = [post(client, "/score_transaction", tx(twin, i)).json() for i in (0, 1)]
+    assert [batched[0], batched[2]] == single
+    assert batched[0]["cold_start"] is True and batched[2]["cold_start"] is False  # the first push counted
+    assert online_account(ws, a)["txn_count_1h"] == 2.0 and online_account(ws, other)["txn_count_1h"] == 1.0
+
+
+@pytest.mark.parametrize("body,field", [({"requests": []}, "requests"), ({"requests": [{**TX, "amount": -1}]},
+                                                                            "requests.0.amount"),
+                                        ({"requests": [TX] * 33}, "requests"), ([TX], "body")],
+                         ids=["empty", "bad-item", "too-many", "not-wrapped"])
+def test_batched_bad_input_is_a_4xx_naming_the_field(server, body, field):
+    client, _, _ = server
+    r = client.post("/batch/score_transaction", json=body)
+    assert 400 <= r.status_code < 500 and field in r.json()["error"], r.text
+
+
 # --- cold start ------------------------------------------------------------------------------
 
 def test_unknown_entities_get_a_fallback(server):
