@@ -7,7 +7,7 @@ In ``--home`` (default: a temp dir) the medium world is generated, the fraud def
 applied and a fast fraud model trained, unless a fraud champion is already there. N entity rows
 are sampled with replacement (seed 0) from ``features.definitions("fraud").entity_frame()``
 and written as transactions (their own time, no ``txn_unix``: batch scoring derives both).
-Each measurement runs in its own child process, which reports its peak RSS (``ru_maxrss``):
+Each measurement runs in its own child process, which reports its peak RSS (``VmHWM``):
 
 * ``score_file``: the whole command (model load, read, feature join, score, atomic write),
   with the time of its feature join reported on its own;
@@ -35,6 +35,15 @@ FAST_FRAUD = {"logistic": {}, "lightgbm": {"n_estimators": 60}}  # tests/test_tr
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident memory: ``VmHWM`` (the high-water mark of its own address
+    space). Not ``ru_maxrss``: on Linux that survives ``exec`` and so reports the parent's peak
+    at fork time when the parent is larger (it was, once this script itself built the input)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

@@ -95,12 +95,13 @@ class _FraudClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = len(self.features_in_)
         self.threshold_ = 0.5
 
-    def _columns(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _columns(self, X: pd.DataFrame, select: bool = True) -> pd.DataFrame:
+        """X's feature columns (``select=False``: X itself, once checked; no copy)."""
         check_is_fitted(self)
         missing = [c for c in self.features_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks the feature columns the model was fit on: {missing}")
-        return X[self.features_in_]
+        return X[self.features_in_] if select else X
 
     def set_threshold(self, threshold: float):
         """Store the decision threshold chosen on a validation period; returns self."""
@@ -218,7 +219,7 @@ class LGBMFraud(_FraudClassifier):
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         """:meth:`_frame` as the float matrix LightGBM's pandas path builds from it
         (categories as codes, missing as NaN), without that path's per-call checks."""
-        out = np.empty((len(X), len(self.features_in_)), dtype=np.float64)
+        out = np.empty((len(X), len(self.features_in_)), dtype=np.float64, order="F")  # column writes contiguous
         for j, (c, v) in enumerate(self._encoded(X).items()):
             out[:, j] = np.where(v < 0, np.nan, v) if c in self.categories_ else v
         return out
@@ -296,7 +297,7 @@ class LGBMFraud(_FraudClassifier):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated P(class) per row, shape (n, 2); column 1 is fraud."""
-        matrix = self._matrix(self._columns(X))  # first: raises NotFittedError before fit
+        matrix = self._matrix(self._columns(X, select=False))  # first: raises NotFittedError before fit
         margin = self.booster_.predict(matrix, raw_score=True)
         raw = 1.0 / (1.0 + np.exp(-margin))
         if self.calibrator_ is None:
