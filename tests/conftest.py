@@ -60,6 +60,19 @@ def small_world(home: Path, use_cases: list[str] | None = None):
     return ws
 
 
+def train_champions(ws, tmp: Path, candidates: dict[str, dict]) -> None:
+    """Train each use case's ``candidates`` (a YAML config per use case in ``tmp``) and assert
+    that the winner became the champion."""
+    import yaml
+
+    from training.job import train
+
+    for use_case, cands in candidates.items():
+        cfg = tmp / f"{use_case}.yaml"
+        cfg.write_text(yaml.safe_dump({"candidates": cands}))
+        assert train(use_case, str(cfg), seed=0, ws=ws).promoted
+
+
 @pytest.fixture(scope="module")
 def module_world(tmp_path_factory):
     """One small world with features applied, shared by a test module (POMONA_HOME set)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import small_world
+from conftest import small_world, train_champions
 from conftest import free_port
 from test_serving import stop_server
 from test_training import FAST
@@ -24,7 +24,6 @@ from pomona.errors import PomonaError
 from pomona.usecases import feature_service_name
 from serving import build as bento_build
 from training import registry, tracking
-from training.job import train
 
 pytestmark = pytest.mark.slow  # ~1.5 minutes on 2 cores: world, one training, a build, a server
 
@@ -43,9 +42,7 @@ def built(tmp_path_factory):
     mp.delenv("POMONA_CONFIG", raising=False)
     ws = small_world(home, ["fraud"])
     features.materialize(ws, use_cases=["fraud"])
-    cfg = tmp / "fraud.yaml"
-    cfg.write_text(yaml.safe_dump({"candidates": FAST["fraud"]}))
-    assert train("fraud", str(cfg), seed=0, ws=ws).promoted
+    train_champions(ws, tmp, {"fraud": FAST["fraud"]})
     version = str(registry.champion_version(tracking.connect(ws), "fraud").version)
     result = bento_build.build("fraud", ws)
     yield ws, result, version

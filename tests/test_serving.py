@@ -18,9 +18,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from conftest import ROOT, small_world
-from conftest import free_port
+from conftest import free_port, train_champions
 from test_training import FAST
 
 import features
@@ -28,7 +27,6 @@ from features.fraud import ACCOUNT_COLUMNS, account_state
 from features.store import reset_cache
 from pomona.data.writer import load_table
 from training import registry, tracking
-from training.job import train
 
 pytestmark = pytest.mark.slow  # ~2.5 minutes on 2 cores: world, four trainings, a server
 
@@ -60,10 +58,7 @@ def server(tmp_path_factory):
     mp.setenv("POMONA_HOME", str(home))
     ws = small_world(home)
     features.materialize(ws)
-    for uc, candidates in FAST.items():
-        cfg = tmp / f"{uc}.yaml"
-        cfg.write_text(yaml.safe_dump({"candidates": candidates}))
-        assert train(uc, str(cfg), seed=0, ws=ws).promoted
+    train_champions(ws, tmp, FAST)
     port = free_port()
     proc = start_server(home, "all", port, tmp / "server.log")
     base = f"http://127.0.0.1:{port}"

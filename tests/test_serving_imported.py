@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import yaml
-from conftest import free_port
+from conftest import free_port, train_champions
 from test_importers import VEHICLE_ROW, VEHICLE_COLUMNS, write_m4
 from test_serving import READY_TIMEOUT, post, start_server, stop_server
 from test_training import FAST
@@ -22,7 +21,6 @@ import features
 from features.store import reset_cache
 from pomona.data.importers import import_dataset
 from pomona.workspace import Workspace
-from training.job import train
 
 pytestmark = pytest.mark.slow  # ~1.5 minutes: four imports, four trainings, a server
 
@@ -88,10 +86,7 @@ def imported(tmp_path_factory):
     import_dataset(ws, "m4", m4_train, test_path=m4_test, verify_checksum=False)
     features.apply(ws)
     features.materialize(ws)
-    for uc, candidates in FAST.items():
-        cfg = tmp / f"{uc}.yaml"
-        cfg.write_text(yaml.safe_dump({"candidates": candidates}))
-        assert train(uc, str(cfg), seed=0, ws=ws).promoted
+    train_champions(ws, tmp, FAST)
     port = free_port()
     proc = start_server(home, "all", port, tmp / "server.log")
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)

@@ -86,7 +86,8 @@ class Plan:
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    """UTC time to the millisecond: names stay unique across quick successive deployments."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
 
 
 def champion(use_case: str, ws: Workspace) -> tuple[str, Any]:
@@ -306,10 +307,9 @@ def deploy_local(use_case: str, cfg: SageMakerConfig, ws: Workspace, p: Plan | N
 def example(use_case: str, ws: Workspace) -> dict:
     """A valid request for the endpoint, from the workspace's data (the SchemaBuilder sample and
     the CLI's default request)."""
-    from features.store import entity_frame
-    from serving.schema import python_type  # noqa: F401  (derived models)
-
     import importlib
+
+    from features.store import entity_frame
 
     model = importlib.import_module(f"serving.{use_case}").request_model(Workspace(ws.root))
     fields = model.model_fields
