@@ -25,7 +25,7 @@ def deploy_cmd(use_case: str, ws: Workspace, *, config: Path | None, mode: str, 
         echo(json.dumps(plan.to_json(), indent=2))
         return
     if mode == "local":
-        bodies = bodies or [deploy.example(use_case, ws)]
+        bodies = bodies or [deploy.example(use_case, ws, plan.version)]
         with deploy.deploy_local(use_case, cfg, ws, plan) as endpoint:
             for body in bodies:
                 echo(json.dumps({"request": body, "response": endpoint.invoke(body)}))

@@ -281,7 +281,7 @@ def deploy_local(use_case: str, cfg: SageMakerConfig, ws: Workspace, p: Plan | N
 
     from serving.sagemaker.spec import PomonaInferenceSpec
 
-    sample_in, sample_out = example(use_case, ws), {"model_version": p.version}
+    sample_in, sample_out = example(use_case, ws, p.version), {"model_version": p.version}
     spec = PomonaInferenceSpec(use_case, str(ws.root), p.version, sample_out)
     model_path = tempfile.mkdtemp(prefix="pomona-sagemaker-")
     for name in ("sagemaker", "uvicorn", "uvicorn.error", "uvicorn.access"):
@@ -304,36 +304,42 @@ def deploy_local(use_case: str, cfg: SageMakerConfig, ws: Workspace, p: Plan | N
     return LocalDeployment(endpoint, spec, model_path)
 
 
-def example(use_case: str, ws: Workspace) -> dict:
-    """A valid request for the endpoint, from the workspace's data (the SchemaBuilder sample and
-    the CLI's default request)."""
+def example(use_case: str, ws: Workspace, version: str) -> dict:
+    """A valid request for the endpoint, built from the first rows of the model's MLflow input
+    example (the SchemaBuilder sample, and the request local mode answers by default)."""
     import importlib
 
-    from features.store import entity_frame
+    import mlflow.pyfunc
+    import pandas as pd
 
-    model = importlib.import_module(f"serving.{use_case}").request_model(Workspace(ws.root))
-    fields = model.model_fields
-    ef = entity_frame(use_case, ws)
-    row = ef.iloc[len(ef) // 2].to_dict()
-    out: dict[str, Any] = {}
-    for name, info in fields.items():
-        if name in row and row[name] is not None and str(row[name]) != "nan":
-            value = row[name]
-            out[name] = value.item() if hasattr(value, "item") else value
+    from training import tracking
+
+    tracking.connect(ws)
+    rows = mlflow.pyfunc.load_model(f"models:/pomona-{use_case}/{version}").input_example
+    if not isinstance(rows, pd.DataFrame) or rows.empty:
+        raise PomonaError(f"pomona-{use_case} v{version} has no input example to build a sample request from")
+    fields = importlib.import_module(f"serving.{use_case}").request_model(ws).model_fields
+    first = rows.iloc[0]
+    out: dict[str, Any] = {k: _plain(first[k]) for k in fields if k in rows.columns and pd.notna(first[k])}
     if use_case == "recommendations":
         out["k"] = 3
     elif use_case == "ranking":
-        products = ef["product_id"].drop_duplicates().head(3).tolist()
-        out = {k: v for k, v in out.items() if k in fields and k != "product_id"}
-        out["product_ids"] = [int(x) for x in products]
+        out.pop("product_id", None)
+        out["product_ids"] = [int(x) for x in rows["product_id"].drop_duplicates().head(3)]
     elif use_case == "fraud":
-        out["transaction_id"] = 1
-        if "timestamp" in fields:
-            out["timestamp"] = datetime.now(timezone.utc).isoformat()
+        if "timestamp" in fields and "event_timestamp" in rows.columns:  # the transaction's own time
+            out["timestamp"] = (pd.Timestamp(first["event_timestamp"]) + pd.Timedelta(microseconds=1)).isoformat()
+        out.setdefault("transaction_id", 1)
     elif use_case == "forecasting":
         out = {k: v for k, v in out.items() if k == "series_id"}
         out["horizon"] = 3
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in out.items() if k in fields}
+    return out
+
+
+def _plain(value):
+    """A JSON-able Python value (numpy scalars -> Python, times -> ISO 8601)."""
+    value = value.item() if hasattr(value, "item") else value
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 # --- the real deployment ---------------------------------------------------------------------------
@@ -381,7 +387,7 @@ def deploy_aws(use_case: str, cfg: SageMakerConfig, ws: Workspace, p: Plan | Non
                           f"'aws sagemaker describe-endpoint --endpoint-name {name}'")
     return {"endpoint": name, "status": status, "region": p.region, "model_version": p.version,
             "model_name": p.requests["CreateModel"]["ModelName"], "model_data": p.model_data,
-            "invoke": invoke_example(name, p.region, example(use_case, ws))}
+            "invoke": invoke_example(name, p.region, example(use_case, ws, p.version))}
 
 
 def invoke_example(endpoint: str, region: str, request: dict) -> str:
