@@ -297,8 +297,10 @@ def describe(ws: Workspace | None = None) -> list[dict]:
     store = feature_store(ws)
     out = []
     for fv in sorted(store.list_feature_views(), key=lambda v: v.name):
+        intervals = getattr(fv, "materialization_intervals", None) or []
         out.append({"kind": "view", "name": fv.name, "entities": sorted(fv.join_keys),
-                    "ttl": str(fv.ttl) if fv.ttl else "none", "features": [f.name for f in fv.features]})
+                    "ttl": str(fv.ttl) if fv.ttl else "none", "features": [f.name for f in fv.features],
+                    "materialized_until": max(end for _, end in intervals).isoformat() if intervals else None})
     for odfv in sorted(store.list_on_demand_feature_views(), key=lambda v: v.name):
         out.append({"kind": "on-demand view", "name": odfv.name, "features": [f.name for f in odfv.features],
                     "request_fields": sorted(f.name for r in odfv.source_request_sources.values() for f in r.schema)})

@@ -356,7 +356,8 @@ def features_list(as_json: bool = typer.Option(False, "--json", help="Machine-re
         return
     for it in items:
         extra = f" fingerprint={it['fingerprint']}" if "fingerprint" in it else ""
-        keys = f" keys={','.join(it['entities'])} ttl={it['ttl']}" if "entities" in it else ""
+        keys = (f" keys={','.join(it['entities'])} ttl={it['ttl']} materialized_until={it['materialized_until']}"
+                if "entities" in it else "")
         req = f" request={','.join(it['request_fields'])}" if it.get("request_fields") else ""
         typer.echo(f"{it['kind']:15s} {it['name']}{keys}{req}{extra}")
         typer.echo(f"{'':15s}   {', '.join(it['features'])}")

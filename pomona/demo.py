@@ -88,10 +88,33 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
     echo("               curl -s -X POST localhost:3000/recommend -H 'content-type: application/json' "
          "-d '{\"user_id\": 1, \"k\": 5}'")
     echo("   batch:      pomona score fraud --input rows.parquet --output scored.parquet")
-    echo("   SageMaker deployment is not in this build yet (issue #5).")
+    echo("   SageMaker:  pomona deploy sagemaker fraud --mode local   (or --dry-run with --role-arn/--region/--bucket)")
+    echo("   notebooks:  notebooks/01_feature_store.ipynb ... 07 (open in Jupyter, or run headless:")
+    echo("               .venv/bin/jupyter execute notebooks/01_feature_store.ipynb)")
 
 
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
     return str(v)
+
+
+def ensure_world(ws: Workspace | None = None, scale: str = "small", seed: int = 0) -> Workspace:
+    """A workspace ready for the notebooks: the synthetic marketplace generated (unless the
+    workspace already holds data, generated or imported), the feature definitions applied and
+    the latest values materialized into the online store."""
+    import features
+    from pomona.data.generate import generate
+    from pomona.data.writer import read_manifest
+    from pomona.usecases import USE_CASES
+    from pomona.workspace import workspace
+
+    ws = ws or workspace()
+    try:
+        for uc in USE_CASES:
+            read_manifest(ws, uc)
+    except Exception:  # some use case has no data yet
+        generate(ws, scale=scale, seed=seed, progress=False)
+    features.apply(ws)
+    features.materialize(ws)
+    return ws

@@ -122,6 +122,10 @@ def test_imported_columns_become_features_and_stale_views_go(ws):
     features.apply(ws)
     listed = {d["name"]: d for d in features.describe(ws)}
     assert listed["recommendations_users"]["features"] == ["age", "occupation"]
+    assert listed["recommendations_users"]["materialized_until"] is None  # applied, never materialized
+    features.materialize(ws)
+    listed = {d["name"]: d for d in features.describe(ws)}
+    assert pd.Timestamp(listed["recommendations_users"]["materialized_until"]) >= pd.Timestamp("2025-01-03", tz="UTC")
     assert "recommendations_v1" in listed
     # Replacing the dataset with one without a users table removes the stale view.
     with DatasetWriter(ws, "recommendations", "other", force=True) as w:

@@ -1,0 +1,70 @@
+"""What a data scientist asks after ``train``: the runs as a table, the champion, its held-out
+data and its error plots. The notebooks call these; each is a plain function over MLflow and
+the use case's own ``prepare``/``evaluate`` (the code the training job runs)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import mlflow
+import pandas as pd
+
+from models.scoring import ModelBundle
+from pomona.data.writer import read_manifest
+from pomona.usecases import check_use_case, registered_model_name
+from pomona.workspace import Workspace, workspace
+from training import pyfunc, registry, tracking
+from training.common import Data
+from training.config import TrainConfig, load_train_config
+from training.job import task
+
+
+def runs(use_case: str, ws: Workspace | None = None) -> pd.DataFrame:
+    """One row per candidate run of the use case's experiment (newest first): the candidate, its
+    metrics (``metrics.*``), the training job it belongs to and when it ran."""
+    ws = ws or workspace()
+    tracking.connect(ws)
+    frame = mlflow.search_runs(experiment_ids=[tracking.experiment(ws, check_use_case(use_case))],
+                               order_by=["attributes.start_time DESC"])
+    if frame.empty or "tags.mlflow.parentRunId" not in frame.columns:
+        return frame
+    frame = frame[frame["tags.mlflow.parentRunId"].notna()].copy()
+    frame["candidate"] = frame["tags.mlflow.runName"]
+    keep = ["candidate", "run_id", "tags.mlflow.parentRunId", "start_time",
+            *sorted(c for c in frame.columns if c.startswith("metrics."))]
+    return frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+
+
+def compare(frame: pd.DataFrame, metric: str, title: str | None = None):
+    """A bar chart of ``metric`` per candidate (the latest run of each)."""
+    col = metric if metric.startswith("metrics.") else f"metrics.{metric}"
+    latest = frame.drop_duplicates("candidate").set_index("candidate")[col].sort_values()
+    fig, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(latest)))
+    latest.plot.barh(ax=ax, color="#4c72b0")
+    ax.set_xlabel(col.removeprefix("metrics."))
+    ax.set_title(title or f"{col.removeprefix('metrics.')} by candidate")
+    for i, v in enumerate(latest):
+        ax.text(v, i, f" {v:.4f}", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def champion(use_case: str, ws: Workspace | None = None) -> tuple[str, ModelBundle]:
+    """The champion's version and the bundle it scores with."""
+    ws = ws or workspace()
+    mv = registry.champion_version(tracking.connect(ws), check_use_case(use_case))
+    if mv is None:
+        raise LookupError(f"{use_case} has no champion yet")
+    return str(mv.version), pyfunc.load_bundle(f"models:/{registered_model_name(use_case)}/{mv.version}")
+
+
+def held_out(use_case: str, ws: Workspace | None = None, config: TrainConfig | str | None = None) -> Data:
+    """The use case's training frame split as the training job splits it."""
+    ws = ws or workspace()
+    cfg = config if isinstance(config, TrainConfig) else load_train_config(use_case, config)
+    return task(use_case).prepare(ws, cfg, read_manifest(ws, use_case))
+
+
+def error_plots(use_case: str, bundle: ModelBundle, data: Data, config: TrainConfig | str | None = None):
+    """The champion's metrics and figures on the held-out data (what the job logs to MLflow)."""
+    cfg = config if isinstance(config, TrainConfig) else load_train_config(use_case, config)
+    return task(use_case).evaluate(bundle, data, cfg)
