@@ -29,7 +29,7 @@ demo: install
 	$(BIN)/pomona demo --scale $(SCALE)
 
 test: install redis
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 test-fast: install
 	$(BIN)/python -m pytest -n 2 -m "not slow"

@@ -242,6 +242,7 @@ class LocalDeployment:
     endpoint: Any
     spec: Any
     model_path: str
+    lock: Any = None
 
     def invoke(self, payload: dict) -> dict:
         return self.endpoint.invoke(body=payload).body
@@ -251,12 +252,35 @@ class LocalDeployment:
         if server is not None:
             server.destroy_server()  # endpoint.delete() leaves the server running
         shutil.rmtree(self.model_path, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()  # releases the port's lock
+            self.lock = None
 
     def __enter__(self) -> "LocalDeployment":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _port_lock(timeout_s: float = 180.0):
+    """An exclusive lock on the in-process port for this machine's users, held for the local
+    endpoint's life: a second local deployment waits for the first to close (up to
+    ``timeout_s``) instead of finding the port taken."""
+    import fcntl
+
+    handle = open(Path(tempfile.gettempdir()) / f"pomona-sagemaker-{IN_PROCESS_PORT}.lock", "w")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except OSError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise PomonaError(f"another local SageMaker endpoint holds 127.0.0.1:{IN_PROCESS_PORT} "
+                                  f"(waited {timeout_s:.0f} s); stop it first") from None
+            time.sleep(0.5)
 
 
 def _port_open(port: int) -> bool:
@@ -268,7 +292,9 @@ def _port_open(port: int) -> bool:
 def deploy_local(use_case: str, cfg: SageMakerConfig, ws: Workspace, p: Plan | None = None) -> LocalDeployment:
     """Build and deploy with ``ModelBuilder`` in ``Mode.IN_PROCESS``; no AWS call is made."""
     p = p or plan(use_case, cfg, ws, local=True)
+    lock = _port_lock()
     if _port_open(IN_PROCESS_PORT):  # the SDK would bind it silently and answer with the old model
+        lock.close()
         raise PomonaError(f"127.0.0.1:{IN_PROCESS_PORT} is in use (another local SageMaker endpoint?); "
                           f"stop it first: the SDK's in-process server always uses that port")
     os.environ.setdefault("AWS_DEFAULT_REGION", p.region)  # `import sagemaker.serve` needs one
@@ -294,14 +320,14 @@ def deploy_local(use_case: str, cfg: SageMakerConfig, ws: Workspace, p: Plan | N
                                s3_model_data_url=p.model_data.rsplit("/", 1)[0] + "/", log_level=logging.WARNING)
         builder.build()
         endpoint = builder.deploy()
-    except PomonaError:
-        shutil.rmtree(model_path, ignore_errors=True)
-        raise
     except Exception as exc:  # the SDK raises many kinds
         shutil.rmtree(model_path, ignore_errors=True)
+        lock.close()
+        if isinstance(exc, PomonaError):
+            raise
         raise PomonaError(f"local SageMaker deployment failed: {str(exc).splitlines()[0]}") from None
     spec.live = True
-    return LocalDeployment(endpoint, spec, model_path)
+    return LocalDeployment(endpoint, spec, model_path, lock)
 
 
 def example(use_case: str, ws: Workspace, version: str) -> dict:
