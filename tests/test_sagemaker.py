@@ -234,7 +234,8 @@ def test_packaged_model_data_answers_through_the_container_entry_points(world, t
     with tarfile.open(archive) as tar:
         tar.extractall(extracted, filter="data")
     assert "serving.sagemaker.inference" in (extracted / "code" / "inference.py").read_text()
-    monkeypatch.delenv("POMONA_BENTO_MANIFEST", raising=False)
+    # What the container's environment sets (deploy.environment), restored after the test.
+    monkeypatch.setenv("POMONA_BENTO_MANIFEST", str(extracted / "pomona_bento.json"))
     monkeypatch.setenv("POMONA_CONFIG", str(extracted / "pomona_store.yaml"))
     model = inference.model_fn(str(extracted))
     assert model[1].current.version == p.version

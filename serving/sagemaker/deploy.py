@@ -201,7 +201,7 @@ from serving.sagemaker.inference import input_fn, model_fn, output_fn, predict_f
 def package(p: Plan, cfg: SageMakerConfig, ws: Workspace, dest: Path) -> Path:
     """Write ``dest/model.tar.gz``: ``code/`` (the entry points, the project's packages and its
     pinned requirements), the champion's MLflow model (``pomona_model/<use-case>``), the manifest
-    ``pomona_bento.json`` that ``serving.bento_entry.load_packaged`` reads, the endpoint's store
+    ``pomona_bento.json`` that ``serving.packaged.load_packaged`` reads, the endpoint's store
     configuration, and under ``workspace/`` the dataset the use case's ``prepare`` reads (fraud's
     transactions seed the account log; forecasting's last known exogenous values)."""
     from serving.build import export_champion, requirements

@@ -9,7 +9,7 @@ Two doors lead to :func:`answer`:
 * the container entry points ``model_fn`` / ``input_fn`` / ``predict_fn`` / ``output_fn``
   (``code/inference.py`` of the model data re-exports them), for SageMaker's PyTorch inference
   container: ``model_fn`` loads the packaged champion exactly as a Bento does
-  (``serving.bento_entry.load_packaged``: same contract check, same ``prepare``).
+  (``serving.packaged.load_packaged``, as a Bento: same contract check, same ``prepare``).
 
 An invalid request gets ``{"error": ..., "status": 400}`` (503 for an unreachable store) as the
 answer rather than an exception, so the caller sees the same message the HTTP service gives.
@@ -65,15 +65,15 @@ def model_fn(model_dir: str):
 
     os.environ.setdefault("POMONA_BENTO_MANIFEST", str(Path(model_dir) / "pomona_bento.json"))
     os.environ.setdefault("POMONA_HOME", str(Path(model_dir) / "workspace"))
-    from serving import bento_entry
+    from serving import packaged
 
-    manifest = bento_entry.read_manifest(Path(os.environ["POMONA_BENTO_MANIFEST"]))
+    manifest = packaged.read_manifest(Path(os.environ["POMONA_BENTO_MANIFEST"]))
     store = Path(model_dir) / manifest.get("store_config", "")
     if store.is_file():
         os.environ.setdefault("POMONA_CONFIG", str(store))
     (use_case,) = manifest["use_cases"]
     ws = Workspace(Path(os.environ["POMONA_HOME"]))
-    return use_case, fixed_champion(bento_entry.load_packaged(use_case, ws), ws)
+    return use_case, fixed_champion(packaged.load_packaged(use_case, ws), ws)
 
 
 def input_fn(body, content_type: str = "application/json"):
