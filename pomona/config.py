@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -60,6 +60,31 @@ def _expand(text: str, env: dict[str, str], path: Path) -> str:
     return _VAR.sub(sub, "\n".join(lines))
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_typed(path: Path, model: type[M], *, expand: Callable[[str], str] | None = None,
+               update: Callable[[dict], dict] | None = None) -> M:
+    """``path``'s YAML mapping validated as ``model`` (unknown keys rejected by the model); every
+    failure is one :class:`PomonaError` line naming the file and the key. ``expand`` rewrites the
+    text before parsing (``${VAR}``), ``update`` the mapping before validation (overrides)."""
+    if not path.is_file():
+        raise PomonaError(f"config file {str(path)!r} does not exist")
+    try:
+        text = path.read_text()
+        raw = yaml.safe_load(expand(text) if expand else text) or {}
+    except yaml.YAMLError as exc:
+        raise PomonaError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise PomonaError(f"{path}: expected a mapping at the top level")
+    try:
+        return model.model_validate(update(raw) if update else raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise PomonaError(f"{path}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
 def load_config(path: str | os.PathLike[str] | None = None, ws: Workspace | None = None) -> StoreConfig:
     """Load ``path`` (else ``$POMONA_CONFIG``, else ``configs/workspace.yaml``).
 
@@ -67,16 +92,5 @@ def load_config(path: str | os.PathLike[str] | None = None, ws: Workspace | None
     """
     ws = ws or workspace()
     path = Path(path or os.environ.get("POMONA_CONFIG") or DEFAULT_CONFIG)
-    if not path.is_file():
-        raise PomonaError(f"config file {str(path)!r} does not exist")
     env = {**os.environ, "POMONA_HOME": str(ws.root)}
-    try:
-        raw = yaml.safe_load(_expand(path.read_text(), env, path)) or {}
-    except yaml.YAMLError as exc:
-        raise PomonaError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    try:
-        return StoreConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PomonaError(f"{path}: {where}: {first['msg']}") from None
+    return read_typed(path, StoreConfig, expand=lambda text: _expand(text, env, path))

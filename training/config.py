@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pomona.config import CONFIG_DIR
+from pomona.config import CONFIG_DIR, read_typed
 from pomona.errors import PomonaError
 from pomona.usecases import check_use_case
 
@@ -87,21 +86,11 @@ def default_config_path(use_case: str) -> Path:
 def load_train_config(use_case: str, path: str | Path | None = None) -> TrainConfig:
     """Read ``path`` (default ``configs/<use-case>.yaml``) into a validated :class:`TrainConfig`."""
     path = Path(path) if path else default_config_path(use_case)
-    if not path.is_file():
-        raise PomonaError(f"config file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise PomonaError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(raw, dict):
-        raise PomonaError(f"{path}: expected a mapping at the top level")
-    raw.setdefault("use_case", use_case)
-    if raw["use_case"] != use_case:
-        raise PomonaError(f"{path}: use_case is {raw['use_case']!r}, expected {use_case!r}")
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise PomonaError(f"{path}: {where}: {msg}") from None
+
+    def own_use_case(raw: dict) -> dict:
+        raw.setdefault("use_case", use_case)
+        if raw["use_case"] != use_case:
+            raise PomonaError(f"{path}: use_case is {raw['use_case']!r}, expected {use_case!r}")
+        return raw
+
+    return read_typed(path, TrainConfig, update=own_use_case)

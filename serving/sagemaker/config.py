@@ -7,11 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pomona.config import CONFIG_DIR
-from pomona.errors import PomonaError
+from pomona.config import CONFIG_DIR, read_typed
 
 DEFAULT_PATH = CONFIG_DIR / "sagemaker.yaml"
 ROOT = CONFIG_DIR.parent
@@ -47,18 +45,5 @@ class SageMakerConfig(BaseModel):
 def load_config(path: str | Path | None = None, **overrides: Any) -> SageMakerConfig:
     """``path`` (default ``configs/sagemaker.yaml``) with ``overrides`` (``None`` values: keep)."""
     path = Path(path) if path else DEFAULT_PATH
-    if not path.is_file():
-        raise PomonaError(f"config file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise PomonaError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(raw, dict):
-        raise PomonaError(f"{path}: expected a mapping at the top level")
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return SageMakerConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise PomonaError(f"{path}: {where}: {err['msg']}") from None
+    return read_typed(path, SageMakerConfig, update=lambda raw: {**raw, **{k: v for k, v in overrides.items()
+                                                                         if v is not None}})
