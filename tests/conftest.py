@@ -93,6 +93,28 @@ def module_world(tmp_path_factory):
     mp.undo()
 
 
+READY_TIMEOUT = 150  # seconds for a served model to load on 2 busy cores
+
+
+def wait_ready(client, proc, log: Path, timeout: float = READY_TIMEOUT) -> None:
+    """Poll ``/readyz`` through ``client`` until 200; fail with the server's ``log`` tail if
+    ``proc`` exits or ``timeout`` passes."""
+    import time
+
+    import httpx
+
+    deadline = time.time() + timeout
+    while True:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.time() < deadline, "server not ready: " + log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     import socket

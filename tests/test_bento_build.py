@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 from conftest import small_world, train_champions
-from conftest import free_port
+from conftest import free_port, wait_ready
 from test_serving import stop_server
 from test_training import FAST
 
@@ -27,7 +27,6 @@ from training import registry, tracking
 
 pytestmark = pytest.mark.slow  # ~1.5 minutes on 2 cores: world, one training, a build, a server
 
-READY_TIMEOUT = 150
 TX = {"transaction_id": 7001, "account_id": 51, "merchant_id": 35, "amount": 12.5,
       "timestamp": "2026-01-02T10:00:00Z", "device_id": 204, "country": "US", "channel": "web"}
 
@@ -100,16 +99,7 @@ def test_bentoml_serve_answers_like_the_handler(built, tmp_path, monkeypatch):
                                 cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            deadline = time.time() + READY_TIMEOUT
-            while True:
-                assert proc.poll() is None, log.read_text()[-3000:]
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.time() < deadline, "bento not ready: " + log.read_text()[-3000:]
-                time.sleep(0.5)
+            wait_ready(http, proc, log)
             r = http.post("/score_transaction", json=TX)
             assert r.status_code == 200, r.text
             assert r.json() == want and want["model_version"] == version != moved

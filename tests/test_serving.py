@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, small_world
-from conftest import free_port, train_champions
+from conftest import free_port, train_champions, wait_ready
 from test_training import FAST
 
 import features
@@ -30,7 +30,6 @@ from training import registry, tracking
 
 pytestmark = pytest.mark.slow  # ~2.5 minutes on 2 cores: world, four trainings, a server
 
-READY_TIMEOUT = 150
 
 
 def start_server(home: Path, use_case: str, port: int, log: Path) -> subprocess.Popen:
@@ -63,16 +62,7 @@ def server(tmp_path_factory):
     proc = start_server(home, "all", port, tmp / "server.log")
     base = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=base, timeout=30)
-    deadline = time.time() + READY_TIMEOUT
-    while True:
-        assert proc.poll() is None, (tmp / "server.log").read_text()[-3000:]
-        try:
-            if client.get("/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.time() < deadline, "server not ready: " + (tmp / "server.log").read_text()[-3000:]
-        time.sleep(0.5)
+    wait_ready(client, proc, tmp / "server.log")
     yield client, ws, base
     client.close()
     stop_server(proc)

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port, train_champions
+from conftest import free_port, train_champions, wait_ready
 from test_importers import VEHICLE_ROW, VEHICLE_COLUMNS, write_m4
-from test_serving import READY_TIMEOUT, post, start_server, stop_server
+from test_serving import post, start_server, stop_server
 from test_training import FAST
 
 import features
@@ -91,28 +91,13 @@ def imported(tmp_path_factory):
     proc = start_server(home, "all", port, tmp / "server.log")
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
-        _wait_ready(client, proc, tmp / "server.log")
+        wait_ready(client, proc, tmp / "server.log")
         yield client, ws
     finally:
         client.close()
         stop_server(proc)
         reset_cache()
         mp.undo()
-
-
-def _wait_ready(client, proc, log: Path) -> None:
-    import time
-
-    deadline = time.time() + READY_TIMEOUT
-    while True:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.time() < deadline, "server not ready: " + log.read_text()[-3000:]
-        time.sleep(0.5)
 
 
 def test_requests_carry_the_datasets_own_keys(imported):

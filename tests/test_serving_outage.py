@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import small_world
-from conftest import free_port, start_redis
+from conftest import free_port, start_redis, wait_ready
 from test_serving import start_server, stop_server
 from test_training import FAST
 
@@ -24,7 +24,6 @@ from training.job import train
 
 pytestmark = pytest.mark.slow  # ~1 minute on 2 cores: world, one training, a server, redis twice
 
-READY_TIMEOUT = 150
 CLIENT_TIMEOUT = 10  # seconds: an outage must be answered, never hang
 # redis-py's defaults retry a refused connection 3 times with up to 10 s of backoff (3-12 s
 # per request measured here) and never time out a black-holed socket: fail fast instead and
@@ -65,16 +64,7 @@ def test_redis_outage_is_a_503_and_the_service_recovers(tmp_path, monkeypatch):
             return (tmp_path / "server.log").read_text()[-3000:]
 
         with httpx.Client(base_url=f"http://127.0.0.1:{server_port}", timeout=CLIENT_TIMEOUT) as http:
-            deadline = time.time() + READY_TIMEOUT
-            while True:
-                assert server.poll() is None, log()
-                try:
-                    if http.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.time() < deadline, "server not ready: " + log()
-                time.sleep(0.5)
+            wait_ready(http, server, tmp_path / "server.log")
             r = http.post("/score_transaction", json=TX)
             assert r.status_code == 200 and r.json()["cold_start"] is False, r.text
             pushed = features.online_features("fraud", [{**TX, "txn_unix": 0.0}], ws).iloc[0]  # read from Redis
