@@ -6,7 +6,7 @@ STAMP := $(VENV)/.pomona-installed
 export POMONA_HOME ?= $(CURDIR)/.pomona
 SCALE ?= small
 
-.PHONY: install redis demo test test-fast bench clean
+.PHONY: install redis demo lint test test-fast bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ redis:
 demo: install
 	$(BIN)/pomona demo --scale $(SCALE)
 
-test: install redis
+# The house rule set is in pyproject.toml ([tool.ruff]); `make test` runs it first.
+lint: install
+	$(BIN)/ruff check .
+
+test: install redis lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 test-fast: install

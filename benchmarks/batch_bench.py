@@ -98,13 +98,13 @@ def child_baseline(home: Path, path: Path, chunk_rows: int) -> dict:
 
     from models.scoring import score
     from pomona.workspace import workspace
-    from serving.batch import _Spec, load_model
+    from serving.batch import load_model, scorer
 
     ws = workspace(home)
     model = load_model("fraud", ws=ws)
-    spec = _Spec.build("fraud", model, ws)
+    spec = scorer("fraud", model, ws)
     frames, timings = [], {"join": 0.0, "score": 0.0}
-    spec._predict = lambda frame, **p: frames.append(frame) or pd.DataFrame(index=frame.index)  # keep, don't score
+    spec.predict = lambda frame, **p: frames.append(frame) or pd.DataFrame(index=frame.index)  # keep, don't score
     for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
         spec.score_chunk(batch.to_pandas(), 0, timings)
     joined = pd.concat(frames, ignore_index=True)

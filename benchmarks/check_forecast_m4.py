@@ -74,7 +74,7 @@ def main() -> None:
         model.fit(frame)
         fit_s = time.perf_counter() - t0
         fc = model.predict(H, level=90).set_index(SERIES_ID).loc[ids]
-        get = lambda c: fc[c].to_numpy().reshape(len(ids), H)  # noqa: E731
+        get = lambda c, fc=fc: fc[c].to_numpy().reshape(len(ids), H)  # noqa: E731
         s = scores(history, actual, get("yhat"), get("yhat_lower"), get("yhat_upper"))
         print(f"{name:16s} {s['smape']:7.3f} {s['mase']:6.3f} {s['owa']:6.3f} {s['coverage_90']:6.3f} {fit_s:6.1f}")
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.fraud import LGBMFraud, LogisticFraud
+from pomona.data.fraud import IS_FRAUD
 from pomona.data.importers.fraud_csv import vehicle_transactions
-from pomona.schemas import IS_FRAUD, TS
+from pomona.schemas import TS
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "fraud" / "vehicle-insurance" / "fraud_oracle.csv"
 FLOOR = 0.15

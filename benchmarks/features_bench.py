@@ -343,9 +343,9 @@ def section_online(args, ws) -> None:
         for k, pool in ((1, singles), (100, batches)):
             n = args.samples if k == 1 else args.batch_samples
             methods = {
-                "features.online_features (to_df)": lambda r: features.online_features(uc, r, ws),
+                "features.online_features (to_df)": lambda r, uc=uc: features.online_features(uc, r, ws),
                 "store.get_online_features(svc).to_dict()":
-                    lambda r: store.get_online_features(features=svc, entity_rows=r).to_dict(),
+                    lambda r, svc=svc: store.get_online_features(features=svc, entity_rows=r).to_dict(),
             }
             # One block per method, each interleaved with the raw baseline so both share the machine's
             # noise. Methods are not interleaved with each other: features.online_features reloads the
@@ -390,7 +390,7 @@ def _print_profile(prof: cProfile.Profile, title: str, top: int = 14) -> None:
     st = pstats.Stats(prof)
     total = st.total_tt
     entries = []
-    for (file, line, func), (cc, nc, tt, ct, callers) in st.stats.items():
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():
         short = file.split("site-packages/")[-1].replace(str(ROOT) + "/", "")
         entries.append((ct, tt, nc, f"{short}:{line}({func})"))
     rows = [[name, calls, ct / total * 100, tt / total * 100]

@@ -30,39 +30,47 @@ def series_state(demand: pd.DataFrame, freq: str, season: int) -> pd.DataFrame:
     return out
 
 
-def build(ctx: base.Context) -> base.Definitions:
+def _step(ctx: base.Context) -> pd.Timedelta:
+    """The dataset's step (its frequency) as a duration."""
+    freq = ctx.manifest.frequency or "D"
+    return pd.Timestamp("2000-01-01") + to_offset(freq) - pd.Timestamp("2000-01-01")
+
+
+def derive(ctx: base.Context) -> None:
+    """Each series' state before every step and, where the data names stores, the store's traffic."""
     m = ctx.manifest
     freq, season = m.frequency or "D", m.season_length or 1
     demand = ctx.table("demand", columns=[SERIES_ID, TS, Y])
-    state = series_state(demand, freq, season)
-    step = pd.Timestamp("2000-01-01") + to_offset(freq) - pd.Timestamp("2000-01-01")
-    cols = [c for c in state.columns if c not in (SERIES_ID, TS)]
+    ctx.write("series_state", series_state(demand, freq, season))
+    if _has_column(ctx, STORE_ID):
+        # Store traffic: total units of the store over the last 7 and 28 complete steps.
+        sales = ctx.table("demand", columns=[STORE_ID, TS, Y])
+        ctx.write("store_traffic", daily_rollups(sales, STORE_ID, {"store_units": Y}, [7, 28], step=_step(ctx)))
+
+
+def define(ctx: base.Context) -> base.Definitions:
+    step = _step(ctx)
+    cols = ctx.derived_columns("series_state", exclude=(SERIES_ID, TS))
     views = [base.view("forecasting_series_state", [base.series],
-                       base.file_source("forecasting_series_state", ctx.write("series_state", state)),
-                       base.fields_for(state, cols), timedelta(seconds=step.total_seconds() * 2),
+                       base.file_source("forecasting_series_state", ctx.derived_path("series_state")),
+                       ctx.derived_fields("series_state", cols), timedelta(seconds=step.total_seconds() * 2),
                        "The series' last value, seasonal lag, rolling means and share of zeros before the step.")]
-    info = m.tables["demand"]
+    info = ctx.manifest.tables["demand"]
     if info.numeric_features or info.categorical_features:
         calendar = base.attribute_view(ctx, "demand", base.series, "forecasting_calendar")
         # Valid for its own step only: a price or promotion never carries over to the next step.
         calendar.ttl = timedelta(seconds=step.total_seconds() - 1)
         views.append(calendar)
-    has_store = _has_column(ctx, STORE_ID)
     objects = [base.series]
-    if has_store:
-        # Store traffic: total units of the store over the last 7 and 28 complete steps.
-        sales = ctx.table("demand", columns=[STORE_ID, TS, Y])
-        traffic = daily_rollups(sales, STORE_ID, {"store_units": Y}, [7, 28], step=step)
-        cols = [c for c in traffic.columns if c not in (STORE_ID, TS)]
+    if _has_column(ctx, STORE_ID):
+        cols = ctx.derived_columns("store_traffic", exclude=(STORE_ID, TS))
         views.append(base.view("forecasting_store_traffic", [base.store],
-                               base.file_source("forecasting_store_traffic", ctx.write("store_traffic", traffic)),
-                               base.fields_for(traffic, cols), timedelta(seconds=step.total_seconds() * 2),
+                               base.file_source("forecasting_store_traffic", ctx.derived_path("store_traffic")),
+                               ctx.derived_fields("store_traffic", cols), timedelta(seconds=step.total_seconds() * 2),
                                "Units sold by the whole store over the last 7 and 28 complete steps."))
         objects.append(base.store)
     svc = base.service("forecasting", views, "Features of one (series, step) for demand forecasting models.")
-
-    return base.Definitions("forecasting", [*objects, *views, svc], svc, lambda: entity_frame(ctx),
-                            label_columns=[Y])
+    return base.Definitions("forecasting", [*objects, *views, svc], svc, lambda: entity_frame(ctx))
 
 
 def entity_frame(ctx: base.Context) -> pd.DataFrame:
@@ -72,6 +80,4 @@ def entity_frame(ctx: base.Context) -> pd.DataFrame:
 
 
 def _has_column(ctx: base.Context, column: str) -> bool:
-    import pyarrow.parquet as pq
-
-    return column in pq.read_schema(ctx.data_path("demand")).names
+    return column in ctx.data_columns("demand")

@@ -23,7 +23,8 @@ from feast.types import Float64
 
 from features import base
 from features.tables import daily_rollups, event_rollups, running_mode
-from pomona.schemas import ACCOUNT_ID, IS_FRAUD, MERCHANT_ID, TRANSACTION_ID, TS
+from pomona.data.fraud import IS_FRAUD
+from pomona.schemas import ACCOUNT_ID, MERCHANT_ID, TRANSACTION_ID, TS
 
 WINDOWS = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "7d": pd.Timedelta(days=7),
            "30d": pd.Timedelta(days=30)}
@@ -94,21 +95,42 @@ def transaction_features(inputs):
     return out
 
 
-def build(ctx: base.Context) -> base.Definitions:
+def _transactions(ctx: base.Context) -> pd.DataFrame:
+    return ctx.table("transactions").sort_values(TS, kind="stable").reset_index(drop=True)
+
+
+def derive(ctx: base.Context) -> None:
+    """The account's state after each transaction (where there is more than one account) and
+    the merchant's risk from labels known 7 days later (where there is more than one
+    merchant); ``define`` declares a view for each table written."""
+    tx = _transactions(ctx)
+    if tx[ACCOUNT_ID].nunique() > 1:
+        ctx.write("account_activity", account_state(tx))
+    if tx[MERCHANT_ID].nunique() > 1:
+        known = pd.DataFrame({MERCHANT_ID: tx[MERCHANT_ID], TS: tx[TS] + LABEL_DELAY,
+                              "fraud": tx[IS_FRAUD].astype("float64")})
+        risk = daily_rollups(known, MERCHANT_ID, {"merchant_txn": "", "merchant_fraud": "fraud"}, [30])
+        risk["merchant_fraud_rate_30d"] = ((risk["merchant_fraud_30d"] + PRIOR_RATE * PRIOR_WEIGHT)
+                                           / (risk["merchant_txn_30d"] + PRIOR_WEIGHT))
+        ctx.write("merchant_risk", risk)
+
+
+def define(ctx: base.Context) -> base.Definitions:
     info = ctx.manifest.tables["transactions"]
-    tx = ctx.table("transactions").sort_values(TS, kind="stable").reset_index(drop=True)
+    tx_columns = ctx.data_columns("transactions")
     objects: list = [base.account, base.merchant]
     views: list = []
     sources: list = []
     request_cols = info.numeric_features + info.categorical_features
-    per_account = tx[ACCOUNT_ID].nunique() > 1
+    per_account = ctx.derived("account_activity")
 
     if per_account:
-        state = account_state(tx)
-        cols = [c for c in ACCOUNT_COLUMNS if c in state.columns]
-        batch = base.file_source("fraud_account_activity", ctx.write("account_activity", state))
+        present = set(ctx.derived_columns("account_activity"))
+        cols = [c for c in ACCOUNT_COLUMNS if c in present]
+        batch = base.file_source("fraud_account_activity", ctx.derived_path("account_activity"))
         push = base.push_source(PUSH_SOURCE, batch)
-        activity = base.view("fraud_account_activity", [base.account], push, base.fields_for(state, cols),
+        activity = base.view("fraud_account_activity", [base.account], push,
+                             ctx.derived_fields("account_activity", cols),
                              timedelta(days=30), "The account's velocity after its latest transaction "
                              "(counts and amounts over 1h/1d/7d/30d, typical amount, usual device and country).")
         objects.append(push)
@@ -116,16 +138,11 @@ def build(ctx: base.Context) -> base.Definitions:
         sources.append(activity)
         request_cols = request_cols + [TXN_TIME]
 
-    if tx[MERCHANT_ID].nunique() > 1:
-        known = pd.DataFrame({MERCHANT_ID: tx[MERCHANT_ID], TS: tx[TS] + LABEL_DELAY,
-                              "fraud": tx[IS_FRAUD].astype("float64")})
-        risk = daily_rollups(known, MERCHANT_ID, {"merchant_txn": "", "merchant_fraud": "fraud"}, [30])
-        risk["merchant_fraud_rate_30d"] = ((risk["merchant_fraud_30d"] + PRIOR_RATE * PRIOR_WEIGHT)
-                                           / (risk["merchant_txn_30d"] + PRIOR_WEIGHT))
+    if ctx.derived("merchant_risk"):
         cols = ["merchant_txn_30d", "merchant_fraud_rate_30d"]
         views.append(base.view("fraud_merchant_risk", [base.merchant],
-                               base.file_source("fraud_merchant_risk", ctx.write("merchant_risk", risk)),
-                               base.fields_for(risk, cols), timedelta(days=60),
+                               base.file_source("fraud_merchant_risk", ctx.derived_path("merchant_risk")),
+                               ctx.derived_fields("merchant_risk", cols), timedelta(days=60),
                                "The merchant's volume and smoothed fraud rate over 30 days of known labels "
                                "(labels arrive after 7 days)."))
         if ctx.has("merchants"):
@@ -135,15 +152,13 @@ def build(ctx: base.Context) -> base.Definitions:
 
     # The transaction's own fields arrive with the request; the transform passes them
     # through and, with account state, derives the comparisons.
-    sample = tx.head(1000).copy()
-    sample[TXN_TIME] = 0.0
-    request = RequestSource(name="fraud_request", schema=base.fields_for(sample, request_cols))
+    request = RequestSource(name="fraud_request", schema=_request_fields(ctx, request_cols))
     out_names = [c for c in request_cols if c not in ID_FIELDS]
-    out_fields = base.fields_for(sample, out_names)
+    out_fields = _request_fields(ctx, out_names)
     if per_account:
-        derived = (["log_amount", "amount_to_mean_30d", "secs_since_prev_txn"] if "amount" in tx.columns else []) \
-            + (["is_new_device"] if "device_id" in tx.columns else []) \
-            + (["is_foreign_country"] if "country" in tx.columns else [])
+        derived = (["log_amount", "amount_to_mean_30d", "secs_since_prev_txn"] if "amount" in tx_columns else []) \
+            + (["is_new_device"] if "device_id" in tx_columns else []) \
+            + (["is_foreign_country"] if "country" in tx_columns else [])
         out_fields += [Field(name=n, dtype=Float64) for n in derived]
     transform = base.on_demand_view(transaction_features, name="fraud_transaction_features", mode="python",
                                     sources=sources + [request], schema=out_fields,
@@ -152,21 +167,29 @@ def build(ctx: base.Context) -> base.Definitions:
     objects.append(request)
     views.append(transform)
     svc = base.service("fraud", views, "Features of one payment transaction for fraud models.")
-
-    return base.Definitions("fraud", objects + views + [svc], svc, lambda: entity_frame(ctx, tx),
-                            label_columns=[IS_FRAUD],
-                            request_fields=request_cols, push_source=PUSH_SOURCE if per_account else None)
+    return base.Definitions("fraud", objects + views + [svc], svc, lambda: entity_frame(ctx))
 
 
-def entity_frame(ctx: base.Context, tx: pd.DataFrame | None = None) -> pd.DataFrame:
+def _request_fields(ctx: base.Context, columns: list[str]) -> list[Field]:
+    """Request fields typed as the transactions table's columns; the transaction time
+    (:data:`TXN_TIME`) is unix seconds, a float."""
+    typed = {f.name: f for f in ctx.data_fields("transactions", [c for c in columns if c != TXN_TIME])}
+    return [Field(name=c, dtype=Float64) if c == TXN_TIME else typed[c] for c in columns]
+
+
+def entity_frame(ctx: base.Context) -> pd.DataFrame:
     """Training entities: every transaction, its label and request fields, at the time just
     *before* it (so its own row of account state is not joined to it)."""
     info = ctx.manifest.tables["transactions"]
-    if tx is None:
-        tx = ctx.table("transactions").sort_values(TS, kind="stable").reset_index(drop=True)
+    tx = _transactions(ctx)
     request_cols = [c for c in info.numeric_features + info.categorical_features if c in tx.columns]
     frame = tx[[TRANSACTION_ID, ACCOUNT_ID, MERCHANT_ID, TS, IS_FRAUD] + request_cols].copy()
     if tx[ACCOUNT_ID].nunique() > 1:
         frame[TXN_TIME] = unix_seconds(tx[TS])
     frame[TS] = frame[TS] - BEFORE_TRANSACTION
     return frame
+
+
+def entity_row(row: dict) -> dict:
+    """The request fields a transaction row implies: its time in unix seconds."""
+    return {TXN_TIME: float(pd.Timestamp(row[TS]).timestamp())}

@@ -17,6 +17,7 @@ from features import base
 from features.tables import daily_rollups
 from pomona.schemas import PRODUCT_ID, QUERY_ID, RELEVANCE, SPLIT, TS
 
+
 def query_title_match(inputs):
     """Share of query words found in the title, Jaccard overlap, and an exact-phrase flag.
 
@@ -40,32 +41,38 @@ def query_title_match(inputs):
                          "query_title_phrase": np.asarray(phrase, dtype="float64")})
 
 
-def build(ctx: base.Context) -> base.Definitions:
+def derive(ctx: base.Context) -> None:
+    """Engagement from past searches (where products are listed): impressions, clicks
+    (relevance >= 1) and purchases (>= 3) over 30 complete days, and a smoothed CTR."""
+    if not ctx.has("products"):
+        return
+    judgments = ctx.table("judgments", columns=[PRODUCT_ID, TS, RELEVANCE])
+    events = judgments[[PRODUCT_ID, TS]].copy()
+    events["clicked"] = (judgments[RELEVANCE] >= 1).astype("float64")
+    events["bought"] = (judgments[RELEVANCE] >= 3).astype("float64")
+    eng = daily_rollups(events, PRODUCT_ID, {"impressions": "", "clicks": "clicked", "purchases": "bought"}, [30])
+    eng["ctr_30d"] = (eng["clicks_30d"] + 1.0) / (eng["impressions_30d"] + 10.0)  # smoothed
+    ctx.write("product_engagement", eng)
+
+
+def define(ctx: base.Context) -> base.Definitions:
     info = ctx.manifest.tables["judgments"]
-    judgments = ctx.table("judgments")
     views: list = []
     objects: list = [base.query, base.product]
-    request_fields: list[str] = []
 
     # Per (query, document) features that come with the dataset (e.g. LETOR's f_1..f_300).
     if info.numeric_features or info.categorical_features:
         cols = info.numeric_features + info.categorical_features
         views.append(base.view("ranking_documents", [base.query, base.product],
                                base.file_source("ranking_documents", ctx.data_path("judgments")),
-                               base.fields_for(judgments, cols), None,
+                               ctx.data_fields("judgments", cols), None,
                                "Per query-document features shipped with the dataset."))
 
     if ctx.has("products"):
-        # Engagement from past searches: impressions, clicks (relevance >= 1) and purchases (>= 3).
-        events = judgments[[PRODUCT_ID, TS]].copy()
-        events["clicked"] = (judgments[RELEVANCE] >= 1).astype("float64")
-        events["bought"] = (judgments[RELEVANCE] >= 3).astype("float64")
-        eng = daily_rollups(events, PRODUCT_ID, {"impressions": "", "clicks": "clicked", "purchases": "bought"}, [30])
-        eng["ctr_30d"] = (eng["clicks_30d"] + 1.0) / (eng["impressions_30d"] + 10.0)  # smoothed
         eng_cols = ["impressions_30d", "clicks_30d", "purchases_30d", "ctr_30d"]
         views.append(base.view("ranking_product_engagement", [base.product],
-                               base.file_source("ranking_product_engagement", ctx.write("product_engagement", eng)),
-                               base.fields_for(eng, eng_cols), timedelta(days=60),
+                               base.file_source("ranking_product_engagement", ctx.derived_path("product_engagement")),
+                               ctx.derived_fields("product_engagement", eng_cols), timedelta(days=60),
                                "Search impressions, clicks and purchases of the product over 30 complete days."))
         attrs = base.attribute_view(ctx, "products", base.product, "ranking_products")
         if attrs is not None:
@@ -82,19 +89,15 @@ def build(ctx: base.Context) -> base.Definitions:
                 description="Request-time match of the query text against the product title.")
             objects += [titles, request]
             views.append(match)
-            request_fields.append("query")
 
     svc = base.service("ranking", views, "Features of a (query, product) pair for ranking models.")
-    return base.Definitions("ranking", objects + views + [svc], svc, lambda: entity_frame(ctx),
-                            label_columns=[RELEVANCE], request_fields=request_fields)
+    return base.Definitions("ranking", objects + views + [svc], svc, lambda: entity_frame(ctx))
 
 
 def _has_query_match(ctx: base.Context) -> bool:
     """Query text in the judgments and titles in the products: the match transform applies."""
-    import pyarrow.parquet as pq
-
     return (ctx.has("products") and "title" in ctx.manifest.tables["products"].text_columns
-            and "query" in pq.read_schema(ctx.data_path("judgments")).names)
+            and "query" in ctx.data_columns("judgments"))
 
 
 def entity_frame(ctx: base.Context) -> pd.DataFrame:

@@ -1,10 +1,15 @@
 """The Feast adapter: build the store from configuration, apply definitions, materialize,
-and read point-in-time training frames and online vectors through a FeatureService."""
+read point-in-time training frames and online vectors through a FeatureService, and push
+fresh rows to the online store.
+
+It knows no use case by name: it asks :mod:`pomona.usecases` for the registered ones and
+for each one's features module (``derive``/``define``/``entity_frame``, see
+:mod:`features.base`). Calls below Feast's public API live in :mod:`features.feast_internals`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -19,12 +24,13 @@ import pyarrow.parquet as pq
 import yaml
 from feast import FeatureStore, FeatureView, OnDemandFeatureView, RepoConfig
 
+from features import feast_internals
 from features.base import Context, Definitions
 from pomona.config import load_config
 from pomona.data.writer import read_manifest
 from pomona.errors import PomonaError
 from pomona.schemas import TS
-from pomona.usecases import USE_CASES, check_use_case, feature_service_name
+from pomona.usecases import check_use_case, feature_service_name, layer_module, use_cases
 from pomona.workspace import Workspace, staged_dir, workspace
 
 log = logging.getLogger(__name__)
@@ -61,25 +67,34 @@ def reset_cache() -> None:
 
 
 def use_case_module(use_case: str):
-    return importlib.import_module(f"features.{check_use_case(use_case)}")
+    """The use case's features module (``derive``, ``define``, ``entity_frame``), from the registry."""
+    return layer_module(check_use_case(use_case), "features")
 
 
 def available_use_cases(ws: Workspace) -> list[str]:
-    return [uc for uc in USE_CASES if (ws.dataset_dir(uc) / "manifest.json").exists()]
+    """The registered use cases that have a dataset in ``ws``."""
+    return [uc for uc in use_cases() if (ws.dataset_dir(uc) / "manifest.json").exists()]
 
 
 def definitions(use_case: str, ws: Workspace | None = None, *, write: bool = False) -> Definitions:
     """The use case's Feast objects for the workspace's dataset.
 
-    With ``write=True`` the derived feature tables are (re)built first, atomically.
+    With ``write=True`` the module's ``derive`` (re)computes the derived feature tables into
+    a staging folder, ``define`` declares the objects against it, and the folder replaces the
+    old tables atomically. With ``write=False`` only ``define`` runs, against the tables in
+    place: it reads the manifest and parquet schemas, no rows, and recomputes nothing.
     """
     ws = ws or workspace()
     manifest = read_manifest(ws, use_case)
     module = use_case_module(use_case)
     if not write:
-        return module.build(Context(ws, use_case, manifest))
+        return module.define(Context(ws, use_case, manifest))
     with staged_dir(ws.features_dir(use_case)) as stage:
-        return module.build(Context(ws, use_case, manifest, stage))
+        ctx = Context(ws, use_case, manifest, stage)
+        module.derive(ctx)
+        defs = module.define(ctx)
+    ctx.stage = None  # the staged tables are now in place
+    return defs
 
 
 def entity_frame(use_case: str, ws: Workspace | None = None) -> pd.DataFrame:
@@ -217,13 +232,38 @@ def request_schema(use_case: str, ws: Workspace | None = None) -> dict[str, str]
 _SCHEMAS: dict[tuple, dict[str, str]] = {}
 
 
+def entity_row(use_case: str, row: dict, ws: Workspace | None = None) -> dict:
+    """An online entity row from a canonical row (a row of the use case's main table): the
+    keys and request fields its FeatureService asks for, as plain Python values. A use case
+    whose request fields are derived from the row (a time in unix seconds, say) says how in
+    its features module's ``entity_row(row)``."""
+    derive = getattr(use_case_module(use_case), "entity_row", None)
+    full = {**row, **(derive(row) if derive else {})}
+    needed = request_schema(use_case, ws)
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in full.items() if k in needed}
+
+
 def _registry_stamp(store: FeatureStore) -> float:
-    """Changes when the registry file is rewritten (by this or another process)."""
+    """Changes when the registry file is rewritten (by this or another process); 0.0 for a
+    remote registry. Reads the public ``config.registry.path``."""
     path = store.config.registry.path
     try:
         return os.stat(path).st_mtime_ns if "://" not in str(path) else 0.0
     except OSError:
         return 0.0
+
+
+def push(push_source: str, row: dict, ws: Workspace | None = None) -> None:
+    """Write one row to the online store of every feature view fed by ``push_source``.
+
+    ``row`` holds the entity key(s), ``event_timestamp`` (a tz-aware UTC ``pd.Timestamp``)
+    and the feature values. The result is what ``feature_store(ws).push(push_source,
+    DataFrame([row]), to=PushMode.ONLINE)`` writes, without Feast's per-call registry work
+    (see :mod:`features.feast_internals`; Feast's own push is used where it does more, e.g.
+    a FeatureService that precomputes vectors). Raises what the online store raises.
+    """
+    store = feature_store(ws)
+    feast_internals.push_row(store, push_source, row, _registry_stamp(store))
 
 
 def _request_schema(store: FeatureStore, use_case: str) -> dict[str, str]:

@@ -26,7 +26,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from pomona.schemas import ACCOUNT_ID, IS_FRAUD, MERCHANT_ID, SPLIT, TRANSACTION_ID, TS
+from pomona.data.fraud import IS_FRAUD
+from pomona.schemas import ACCOUNT_ID, MERCHANT_ID, SPLIT, TRANSACTION_ID, TS
 
 __all__ = ["LGBMFraud", "LogisticFraud", "NON_FEATURES", "select_features"]
 
@@ -307,3 +308,18 @@ class LGBMFraud(_FraudClassifier):
         else:
             p = self.calibrator_.predict_proba(margin.reshape(-1, 1))[:, 1]
         return np.column_stack([1.0 - p, p])
+
+
+# Candidates a training config may name, and the one scorer every consumer calls.
+CANDIDATES = {"logistic": LogisticFraud, "lightgbm": LGBMFraud}
+DECISIONS = ("approve", "review", "decline")
+
+
+def score(bundle, frame: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """``fraud_probability`` and ``decision``: decline at or above the threshold chosen on the
+    validation period, review from ``review_threshold``, approve below."""
+    proba = bundle.estimator.predict_proba(frame)[:, 1]
+    threshold, review = float(p["threshold"]), float(p["review_threshold"])
+    decision = np.where(proba >= threshold, "decline", np.where(proba >= review, "review", "approve"))
+    return pd.DataFrame({"fraud_probability": proba, "decision": decision, "threshold": threshold},
+                        index=frame.index)

@@ -143,7 +143,7 @@ class StrongestFeature(_Ranker):
     def __init__(self, features: list[str] | None = None):
         self.features = features
 
-    def fit(self, X: pd.DataFrame, y) -> "StrongestFeature":
+    def fit(self, X: pd.DataFrame, y) -> StrongestFeature:
         self._select(X)
         y = np.asarray(y, dtype=np.float64)
         _, codes = _group_codes(X[QUERY_ID])
@@ -248,7 +248,7 @@ class LambdaMART(_Ranker):
             params["seed"] = int(self.random_state)
         return params
 
-    def fit(self, X: pd.DataFrame, y, eval_set: tuple[pd.DataFrame, object] | None = None) -> "LambdaMART":
+    def fit(self, X: pd.DataFrame, y, eval_set: tuple[pd.DataFrame, object] | None = None) -> LambdaMART:
         import lightgbm as lgb
 
         if self.early_stopping_rounds and eval_set is None:
@@ -278,3 +278,12 @@ class LambdaMART(_Ranker):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
         return self.booster_.predict(self._matrix(X), num_iteration=self.best_iteration_)
+
+
+# Candidates a training config may name, and the one scorer every consumer calls.
+CANDIDATES = {"strongest_feature": StrongestFeature, "lambdamart": LambdaMART}
+
+
+def score(bundle, frame: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """``score`` per (query, product) row; higher ranks first."""
+    return pd.DataFrame({"score": np.asarray(bundle.estimator.predict(frame), dtype="float64")}, index=frame.index)

@@ -168,7 +168,7 @@ class MostPopular(_Recommender):
     def __init__(self):
         pass
 
-    def fit(self, X: pd.DataFrame, y=None) -> "MostPopular":
+    def fit(self, X: pd.DataFrame, y=None) -> MostPopular:
         self._index(X)
         return self
 
@@ -198,7 +198,7 @@ class EASE(_Recommender):
         self.l2 = l2
         self.binarize = binarize
 
-    def fit(self, X: pd.DataFrame, y=None) -> "EASE":
+    def fit(self, X: pd.DataFrame, y=None) -> EASE:
         m = self._index(X)
         g = (m.T @ m).toarray()  # (n_items, n_items) Gram matrix
         g[np.diag_indices_from(g)] += self.l2
@@ -272,7 +272,7 @@ class BPRMatrixFactorization(_Recommender):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         return str(self.device)
 
-    def fit(self, X: pd.DataFrame, y=None) -> "BPRMatrixFactorization":
+    def fit(self, X: pd.DataFrame, y=None) -> BPRMatrixFactorization:
         import torch
 
         m = self._index(X)
@@ -349,3 +349,16 @@ def _sample_negatives(u: np.ndarray, keys: np.ndarray, n_items: int, rng: np.ran
             break
         j[todo] = rng.integers(0, n_items, len(todo))
     return j
+
+
+# Candidates a training config may name, and the one scorer every consumer calls.
+CANDIDATES = {"most_popular": MostPopular, "ease": EASE, "bpr": BPRMatrixFactorization}
+REQUIREMENTS = ("torch",)  # beyond the common ones, for a logged model's environment
+
+
+def score(bundle, frame: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """Top ``k`` products per ``user_id`` row (long format: user_id, product_id, score, rank,
+    cold_start), the user's own past items excluded; unknown users get the popular items."""
+    k = int(p.get("k", 10))
+    users = pd.unique(frame[USER_ID].to_numpy())
+    return bundle.estimator.recommend(users, k=k, exclude_seen=True).reset_index(drop=True)

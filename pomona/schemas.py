@@ -1,15 +1,15 @@
-"""Canonical column names and tables per use case (the fixed schema every step relies on).
+"""Canonical column names, and the checks that hold a use case's tables to its schema.
 
 Data enters the platform only through the generator or an importer, both of which write
 these tables; features, training, serving and scoring read them without column arguments.
-Each table has required columns with fixed dtypes; any further column is an *extra*
+Each use case's data module (``pomona/data/<use-case>.py``) declares its tables. Each table has required columns with fixed dtypes; any further column is an *extra*
 feature column (numeric or categorical) recorded in the dataset's manifest.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -34,53 +34,33 @@ SPLIT = "split"  # "train" / "test" where a dataset fixes its own evaluation per
 # Labels.
 WEIGHT = "weight"  # recommendations: implicit strength (1 view, 2 cart, 4 purchase) or rating
 EVENT_TYPE = "event_type"
-RELEVANCE = "relevance"  # ranking: graded 0..4
-IS_FRAUD = "is_fraud"  # fraud: 0/1
-Y = "y"  # forecasting: the target value
+RELEVANCE = "relevance"  # graded 0..4
+Y = "y"  # a series' value
 
 Kind = Literal["int", "float", "str", "time", "label01"]
 
-# use case -> table -> required column -> kind. The first table is the use case's main table.
-TABLES: dict[str, dict[str, dict[str, Kind]]] = {
-    "recommendations": {
-        "interactions": {USER_ID: "int", PRODUCT_ID: "int", TS: "time", EVENT_TYPE: "str", WEIGHT: "float"},
-        "users": {USER_ID: "int", TS: "time"},
-        "products": {PRODUCT_ID: "int", TS: "time"},
-    },
-    "ranking": {
-        "judgments": {QUERY_ID: "int", PRODUCT_ID: "int", TS: "time", RELEVANCE: "int", SPLIT: "str"},
-    },
-    "fraud": {
-        "transactions": {TRANSACTION_ID: "int", ACCOUNT_ID: "int", MERCHANT_ID: "int", TS: "time",
-                         IS_FRAUD: "label01"},
-    },
-    "forecasting": {
-        "demand": {SERIES_ID: "str", TS: "time", Y: "float", SPLIT: "str"},
-    },
-}
 
-# Optional tables a dataset may add (the synthetic world does).
-OPTIONAL_TABLES: dict[str, dict[str, dict[str, Kind]]] = {
-    "ranking": {"products": {PRODUCT_ID: "int", TS: "time"}},
-    "fraud": {"merchants": {MERCHANT_ID: "int", TS: "time"}},
-    "forecasting": {},
-    "recommendations": {},
-}
+def _data(use_case: str):
+    from pomona.usecases import layer_module
+
+    return layer_module(use_case, "data")
 
 
-# Columns that datasets may carry but that are never model features: ids, display
-# positions, free text (used only through request-time transforms) and diagnostics
-# derived from the label (the generator's ``fraud_pattern``).
-NON_FEATURE_COLUMNS: dict[str, dict[str, frozenset[str]]] = {
-    "recommendations": {"interactions": frozenset({"session_id"})},
-    "ranking": {"judgments": frozenset({USER_ID, "position", "query"})},
-    "fraud": {"transactions": frozenset({"fraud_pattern"})},
-    "forecasting": {"demand": frozenset({STORE_ID, PRODUCT_ID})},
-}
+def tables(use_case: str, *, optional: bool = True) -> dict[str, dict[str, Kind]]:
+    """Table -> required column -> kind, as the use case's data module declares them
+    (``TABLES``, the first being its main table, then ``OPTIONAL_TABLES``)."""
+    mod = _data(use_case)
+    return {**mod.TABLES, **(getattr(mod, "OPTIONAL_TABLES", {}) if optional else {})}
 
 
 def main_table(use_case: str) -> str:
-    return next(iter(TABLES[use_case]))
+    return next(iter(_data(use_case).TABLES))
+
+
+def non_feature_columns(use_case: str, table: str) -> frozenset[str]:
+    """Columns a dataset may carry that are never model features: ids, display positions,
+    free text (used only through request-time transforms), diagnostics derived from the label."""
+    return getattr(_data(use_case), "NON_FEATURE_COLUMNS", {}).get(table, frozenset())
 
 
 class TableInfo(BaseModel):
@@ -101,9 +81,9 @@ class Manifest(BaseModel):
     use_case: str
     dataset: str  # "synthetic" or an importer name such as "movielens-100k"
     source: dict[str, str] = Field(default_factory=dict)  # seed/scale or path/md5
-    created_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
     tables: dict[str, TableInfo]
-    # Forecasting: frequency ("D", "h", ...), season length and official horizon.
+    # Time series: frequency ("D", "h", ...), season length and official horizon.
     frequency: str | None = None
     season_length: int | None = None
     horizon: int | None = None
@@ -116,7 +96,7 @@ class Manifest(BaseModel):
         (folder / "manifest.json").write_text(self.model_dump_json(indent=2))
 
     @classmethod
-    def read(cls, folder: Path) -> "Manifest":
+    def read(cls, folder: Path) -> Manifest:
         path = folder / "manifest.json"
         if not path.exists():
             raise PomonaError(
@@ -178,7 +158,7 @@ def conform(df: pd.DataFrame, use_case: str, table: str, where: str) -> pd.DataF
     Raises :class:`PomonaError` naming the missing column or the first bad value.
     Columns beyond the required ones are kept as they are.
     """
-    spec = {**TABLES[use_case], **OPTIONAL_TABLES[use_case]}[table]
+    spec = tables(use_case)[table]
     if df.empty:
         raise PomonaError(f"{where}: no rows")
     missing = [c for c in spec if c not in df.columns]
@@ -192,8 +172,8 @@ def conform(df: pd.DataFrame, use_case: str, table: str, where: str) -> pd.DataF
 
 def feature_columns(df: pd.DataFrame, use_case: str, table: str) -> tuple[list[str], list[str]]:
     """Split the non-required columns of a table into (numeric, categorical) feature names."""
-    spec = {**TABLES[use_case], **OPTIONAL_TABLES[use_case]}[table]
-    skip = NON_FEATURE_COLUMNS.get(use_case, {}).get(table, frozenset())
+    spec = tables(use_case)[table]
+    skip = non_feature_columns(use_case, table)
     numeric, categorical = [], []
     for col in df.columns:
         if col in spec or col in skip:

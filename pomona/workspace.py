@@ -18,9 +18,9 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from pomona.errors import PomonaError
 
@@ -55,7 +55,7 @@ class Workspace:
     def artifacts_dir(self) -> Path:
         return self.root / "mlartifacts"
 
-    def ensure_writable(self) -> "Workspace":
+    def ensure_writable(self) -> Workspace:
         """Create the root if needed and prove it is writable, or raise one clear error."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -31,13 +31,12 @@ from pathlib import Path
 
 from pomona.config import DEFAULT_CONFIG
 from pomona.errors import PomonaError
-from pomona.usecases import USE_CASES, check_use_case, registered_model_name
+from pomona.usecases import check_use_case, use_cases
 from pomona.workspace import Workspace, workspace
+from serving import ALL, service_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pomona", "features", "models", "training", "serving", "configs")
-SERVICES = {"recommendations": "Recommendations", "ranking": "Ranking", "fraud": "Fraud",
-            "forecasting": "Forecasting", "all": "All"}
 MANIFEST = "pomona_bento.json"
 STORE_CONFIG = "pomona_store.yaml"
 BUILD_TIMEOUT_S = 600
@@ -55,30 +54,17 @@ def bentoml_env(ws: Workspace) -> dict[str, str]:
 
 
 def export_champion(use_case: str, ws: Workspace, dest: Path) -> dict[str, str]:
-    """Download the champion's MLflow model folder to ``dest`` and check its contract.
+    """Download the champion's MLflow model folder to ``dest`` and check its contract
+    (``training.registry.export_model``).
 
     Returns what the Bento records about it (version, run, FeatureService, fingerprint).
     """
-    import mlflow
+    from training import registry
 
-    from serving.runtime import check_contract
-    from training import pyfunc, registry, tracking
-
-    client = tracking.connect(ws)
-    mv = registry.champion_version(client, use_case)
-    if mv is None:
-        raise PomonaError(f"{use_case} has no champion in the registry; run 'pomona train {use_case}' first")
-    version, name = str(mv.version), registered_model_name(use_case)
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(dest))
-        bundle = pyfunc.load_bundle(local)
-    except Exception as exc:  # MLflow raises many kinds (missing artifacts, unpickling)
-        raise PomonaError(f"cannot export {name} v{version}: {str(exc).splitlines()[0]}") from None
-    check_contract(bundle, use_case, ws, version)
-    return {"version": version, "path": Path(local).resolve().relative_to(dest.parents[1]).as_posix(),
-            "run_id": str(mv.run_id or ""), "feature_service": bundle.feature_service,
-            "feature_fingerprint": bundle.fingerprint}
+    model, local, run_id = registry.export_model(use_case, ws, dest)
+    return {"version": model.version, "path": local.resolve().relative_to(dest.parents[1]).as_posix(),
+            "run_id": run_id, "feature_service": model.bundle.feature_service,
+            "feature_fingerprint": model.bundle.fingerprint}
 
 
 def requirements() -> list[str]:
@@ -147,21 +133,21 @@ def bentoml_build(ctx: Path, ws: Workspace) -> str:
 
 
 def build(use_case: str, ws: Workspace | None = None) -> dict:
-    """Build the Bento of ``use_case`` (or ``"all"``) with its champion inside.
+    """Build the Bento of ``use_case`` (or ``"all"``) with its champion(s) inside.
 
     Returns ``{"tag", "path", "bentoml_home", "labels", "models"}``; raises
     :class:`PomonaError` (one line) when there is no champion, its contract is broken, or
     ``bentoml build`` fails.
     """
     ws = (ws or workspace()).ensure_writable()
-    name = use_case if use_case == "all" else check_use_case(use_case)
-    use_cases = USE_CASES if name == "all" else (name,)
+    name = use_case if use_case == ALL else check_use_case(use_case)
+    packaged = use_cases() if name == ALL else (name,)
     ctx = stage(name, ws)
-    models = {uc: export_champion(uc, ws, ctx / "pomona_model" / uc) for uc in use_cases}
-    (ctx / MANIFEST).write_text(json.dumps({"use_cases": list(use_cases), "models": models,
+    models = {uc: export_champion(uc, ws, ctx / "pomona_model" / uc) for uc in packaged}
+    (ctx / MANIFEST).write_text(json.dumps({"use_cases": list(packaged), "models": models,
                                             "store_config": STORE_CONFIG}, indent=2))
     bento_labels = labels(models)
-    write_bentofile(ctx, SERVICES[name], bento_labels)
+    write_bentofile(ctx, service_name(name), bento_labels)
     tag = bentoml_build(ctx, ws)
     bento_name, version = tag.split(":", 1)
     return {"tag": tag, "path": str(bentoml_home(ws) / "bentos" / bento_name / version),
@@ -170,7 +156,7 @@ def build(use_case: str, ws: Workspace | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.build", description=build.__doc__)
-    parser.add_argument("use_case", choices=[*USE_CASES, "all"])
+    parser.add_argument("use_case", choices=[*use_cases(), ALL])
     args = parser.parse_args(argv)
     try:
         result = build(args.use_case)

@@ -15,15 +15,16 @@ import sys
 from pathlib import Path
 
 from pomona.errors import PomonaError
-from pomona.usecases import USE_CASES, check_use_case
+from pomona.usecases import check_use_case, use_cases
 from pomona.workspace import Workspace, workspace
+from serving import ALL, service_name
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 
 
 def use_cases_for(name: str) -> tuple[str, ...]:
-    return USE_CASES if name == "all" else (check_use_case(name),)
+    return use_cases() if name == ALL else (check_use_case(name),)
 
 
 def check(use_case: str, ws: Workspace) -> dict[str, str]:
@@ -44,11 +45,9 @@ def serve(use_case: str, port: int = 3000, ws: Workspace | None = None, host: st
     versions = check(use_case, ws)
     print("serving " + ", ".join(f"{uc} v{v}" for uc, v in versions.items())
           + f" on http://{host or HOST}:{port}", file=sys.stderr, flush=True)
-    from serving.service import SERVICES
-
     bentoml = Path(sys.executable).with_name("bentoml")
     cmd = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
-    cmd += ["serve", f"serving.service:{SERVICES[use_case]}", "--working-dir", str(ROOT),
+    cmd += ["serve", f"serving.service:{service_name(use_case)}", "--working-dir", str(ROOT),
             "--host", host or os.environ.get("POMONA_SERVE_HOST", HOST), "--port", str(port)]
     env = {**os.environ, "POMONA_HOME": str(ws.root), "BENTOML_DO_NOT_TRACK": "True"}
     try:
@@ -59,7 +58,7 @@ def serve(use_case: str, port: int = 3000, ws: Workspace | None = None, host: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.cli", description=serve.__doc__)
-    parser.add_argument("use_case", choices=[*USE_CASES, "all"])
+    parser.add_argument("use_case", choices=[*use_cases(), ALL])
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
     try:

@@ -15,8 +15,10 @@ the per-step mean forecast over all known series (dates continue from the latest
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Optional
+import time
+from typing import Annotated, Any, ClassVar, Optional
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pandas.tseries.frequencies import to_offset
@@ -24,11 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from models.scoring import score
 from pomona.data.writer import read_manifest
+from pomona.errors import PomonaError
 from pomona.schemas import PRODUCT_ID, SERIES_ID, STORE_ID, TS
 from pomona.workspace import Workspace
 from serving import runtime
+from serving.batch.scorers import Scorer, attach
 from serving.errors import RequestError
-from serving.ranking import single_threaded
 from serving.schema import Int64, RequestSpec
 from serving.schema import request_model as derived
 
@@ -96,9 +99,14 @@ class ForecastResponse(BaseModel):
     cold_start: bool
 
 
+ROUTE = "forecast"
+Response = ForecastResponse
+PACKAGE_DATA = True  # a SageMaker model carries the dataset: prepare reads the last known inputs
+
+
 def prepare(bundle, ws: Workspace) -> dict:
     """Each series' last known exogenous values (offline data), for every version once."""
-    single_threaded(getattr(bundle.estimator, "booster_", None),
+    runtime.single_threaded(getattr(bundle.estimator, "booster_", None),
                     *(getattr(bundle.estimator, "quantile_boosters_", None) or ()))
     exog = list(getattr(bundle.estimator, "exog_", []) or [])
     state = {"exog": exog, "last_exog": None, "cold": {}, "series_of": {}}
@@ -168,3 +176,53 @@ def _cold(m: runtime.Loaded, est, horizon: int) -> pd.DataFrame:
         mean[TS] = [start + offset * (k + 1) for k in mean.index]
         cache[horizon] = mean.reset_index(drop=True)
     return cache[horizon]
+
+
+def sample_request(base: dict[str, Any], rows: pd.DataFrame) -> dict[str, Any]:
+    return {**{k: v for k, v in base.items() if k == SERIES_ID}, "horizon": 3}
+
+
+class BatchScorer(Scorer):
+    """``series_id, event_timestamp`` rows (and the model's exogenous columns) get ``yhat,
+    yhat_lower, yhat_upper`` for those steps. A forecast needs every step up to the furthest one
+    asked, so the input is read whole (it is at most series x max horizon)."""
+
+    whole = True
+
+    @classmethod
+    def build(cls, use_case, model, ws) -> BatchScorer:
+        exog = list(getattr(model.bundle.estimator, "exog_", None) or [])
+        return cls(use_case, model, ws, {SERIES_ID: "String", **{c: "Float64" for c in exog}}, {SERIES_ID},
+                   [SERIES_ID, TS, *exog])
+
+    def score_rows(self, chunk: pd.DataFrame, timings: dict) -> pd.DataFrame:
+        """``yhat`` and the interval for each (series, step) row; every row must be a forecast step."""
+        t = time.perf_counter()
+        est = self.model.bundle.estimator
+        steps = _forecast_steps(est, chunk)
+        fc = self.predict(chunk, horizon=int(steps.max()))
+        fc = fc.assign(**{SERIES_ID: fc[SERIES_ID].astype(str), TS: pd.to_datetime(fc[TS], utc=True)
+                          .astype("datetime64[ns, UTC]")})
+        timings["score"] += time.perf_counter() - t
+        pred = chunk[[SERIES_ID, TS]].merge(fc, on=[SERIES_ID, TS], how="left", validate="many_to_one")
+        return attach(chunk, pred.drop(columns=[SERIES_ID, TS]))
+
+
+def _forecast_steps(est, chunk: pd.DataFrame) -> np.ndarray:
+    """For each row, which step after its series' last training time it is (1..max horizon)."""
+    last = pd.Series(pd.to_datetime(np.asarray(est.last_timestamp_), utc=True),
+                     index=pd.Index(np.asarray(est.series_)).astype(str))
+    limit = int(est.max_horizon_ or 10_000)
+    steps = np.zeros(len(chunk), dtype="int64")
+    for sid, rows in chunk.groupby(SERIES_ID, sort=False).indices.items():
+        if sid not in last.index:
+            raise PomonaError(f"input row {int(rows[0]) + 1}: series {sid!r} is unknown to the model")
+        start = last[sid].tz_convert(None)
+        grid = pd.date_range(start, periods=limit + 1, freq=est.freq)[1:].tz_localize("UTC")
+        pos = grid.get_indexer(pd.DatetimeIndex(chunk[TS].iloc[rows]))
+        if (pos < 0).any():
+            i = int(rows[np.flatnonzero(pos < 0)[0]])
+            raise PomonaError(f"input row {i + 1}: {chunk[TS].iloc[i]} is not one of the {limit} forecast steps "
+                              f"of series {sid!r} after its last training time {last[sid]} (frequency {est.freq})")
+        steps[rows] = pos + 1
+    return steps

@@ -5,20 +5,20 @@ contract: score against the state *before* the transaction, push the state *afte
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 import features
-from features.fraud import PUSH_SOURCE, TXN_TIME
+from features.fraud import BEFORE_TRANSACTION, PUSH_SOURCE, TXN_TIME
 from models.scoring import score
 from pomona.errors import PomonaError
 from pomona.schemas import ACCOUNT_ID, MERCHANT_ID, TRANSACTION_ID, TS
 from pomona.workspace import Workspace
 from serving import runtime
+from serving.batch.scorers import RowScorer
 from serving.fraud_state import account_log
-from serving.ranking import single_threaded
 from serving.schema import RequestSpec
 from serving.schema import request_model as derived
 
@@ -66,10 +66,16 @@ def request_model(ws: Workspace) -> type[BaseModel]:
     return derived(REQUEST, ws)
 
 
+ROUTE = "score_transaction"
+Response = FraudResponse
+READS_ONLINE_STORE = True  # where it keeps account state; a SageMaker endpoint needs a reachable store
+PACKAGE_DATA = True  # a SageMaker model carries the transactions that seed the account log
+
+
 def prepare(bundle, ws: Workspace) -> dict:
     """Warm the account log (reads the offline transactions once per process); predict on
     one thread (see :func:`serving.ranking.single_threaded`)."""
-    single_threaded(getattr(bundle.estimator, "booster_", None))
+    runtime.single_threaded(getattr(bundle.estimator, "booster_", None))
     if ACCOUNT_ID not in features.request_schema("fraud", ws):  # features sent as they are: no state
         return {}
     try:
@@ -129,81 +135,29 @@ def _score(m: runtime.Loaded, requests: list[BaseModel], ws: Workspace) -> list[
 
 def _push(request: BaseModel, ts: pd.Timestamp, ws: Workspace) -> None:
     """Push the account's state after this transaction through the fraud push source."""
-    from feast.data_source import PushMode
-
     state = account_log(ws).record(request.account_id, ts, request.amount, getattr(request, "device_id", None),
                                    getattr(request, "country", None))
-    store = features.feature_store(ws)
-    views, precomputed = _push_targets(store)
-    if precomputed or not views:  # Feast's own path (it also recomputes precomputed vectors / raises)
-        df = pd.DataFrame([state])
-        df[TS] = df[TS].astype("datetime64[us, UTC]")
-        runtime.online(lambda: store.push(PUSH_SOURCE, df, to=PushMode.ONLINE))
-        return
-    provider = store._get_provider()
-    _fast_commits(provider)
-    runtime.online(lambda: [provider.online_write_batch(provider.repo_config, fv, _rows(fv, state), progress=None)
-                            for fv in views])
+    runtime.online(lambda: features.push(PUSH_SOURCE, state, ws))
 
 
-def _rows(fv, state: dict) -> list[tuple]:
-    """``state`` as the one row ``online_write_batch`` takes for ``fv``: what ``ingest_df``
-    builds through a pyarrow table (~2 ms a push), built from the Python values directly
-    with Feast's own value conversion (entity key in the view's join-key order, event time as
-    naive UTC, no created time)."""
-    from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
-    from feast.type_map import python_values_to_proto_values
-
-    def proto(field):
-        return python_values_to_proto_values([state.get(field.name)], field.dtype.to_value_type())[0]
-
-    keys = list(fv.entity_columns)
-    key = EntityKeyProto(join_keys=[k.name for k in keys], entity_values=[proto(k) for k in keys])
-    when = pd.Timestamp(state[TS]).tz_convert("UTC").tz_localize(None).to_pydatetime()
-    return [(key, {f.name: proto(f) for f in fv.features}, when, None)]
+def sample_request(base: dict[str, Any], rows: pd.DataFrame) -> dict[str, Any]:
+    """A valid request from the model's input example: its first transaction at its own time."""
+    out = dict(base)
+    if TS in rows.columns:  # the transaction's own time
+        out["timestamp"] = (pd.Timestamp(rows[TS].iloc[0]) + BEFORE_TRANSACTION).isoformat()
+    out.setdefault(TRANSACTION_ID, 1)
+    return out
 
 
-def _fast_commits(provider) -> None:
-    """On the SQLite online store, commit pushes in WAL mode with ``synchronous=NORMAL``: a
-    commit then appends to the log instead of fsyncing the database and its rollback journal
-    (~15-20 ms a push on this disk, which alone capped a worker near 60 fraud requests a
-    second). Readers in other processes see each commit at once, as before; a commit survives
-    a process crash, and only an OS crash or power loss can drop the latest pushes (which the
-    account log, rebuilt from the offline data on restart, does not keep either)."""
-    store = getattr(provider, "online_store", None)
-    if type(store).__name__ != "SqliteOnlineStore" or getattr(store, "_pomona_wal", None) is store._conn:
-        return
-    conn = store._get_conn(provider.repo_config)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    store._pomona_wal = conn
+class BatchScorer(RowScorer):
+    """Rows are transactions (``transaction_id, account_id, merchant_id, event_timestamp,
+    amount, ...``), each scored against the account's state *before* it, as in training
+    (``features/fraud.py``: the entity time is the transaction time minus 1 microsecond) and
+    online (the service reads the online store before it pushes the transaction); ``txn_unix``
+    is derived from ``event_timestamp`` when absent."""
 
-
-_PUSH_TARGETS: dict[tuple, tuple[list, bool]] = {}
-
-
-def _push_targets(store) -> tuple[list, bool]:
-    """The feature views fed by the fraud push source, and whether a FeatureService
-    precomputes vectors from any of them, resolved once per registry version.
-
-    ``FeatureStore.push`` finds these on every call by deserialising every view and service
-    from the registry (with typeguard checks: ~40-100 ms a request under load) and, since it
-    refreshes the registry cache, also voids Feast's cache of the next online read's request
-    context. The write itself is the same: ``online_write_batch`` per view with the rows that
-    ``ingest_df`` (what ``push(to=ONLINE)`` ends in) would build (:func:`_rows`; a non-vector
-    view, nothing to transform on write)."""
-    key = (id(store), features.store._registry_stamp(store))
-    if key not in _PUSH_TARGETS:
-        views = store._fvs_for_push_source_or_raise(PUSH_SOURCE, True)
-        names = {fv.name for fv in views}
-        precomputed = any(getattr(svc, "precompute_online", False)
-                          and any(p.name in names for p in svc.feature_view_projections)
-                          for svc in store.registry.list_feature_services(store.project))
-        vector = any(getattr(f, "vector_index", False) for fv in views for f in fv.features)
-        if len(_PUSH_TARGETS) > 16:
-            _PUSH_TARGETS.clear()
-        _PUSH_TARGETS[key] = ([] if vector else list(views), precomputed)
-    return _PUSH_TARGETS[key]
+    before_event = BEFORE_TRANSACTION
+    derived = {TXN_TIME: lambda chunk: (chunk[TS] - pd.Timestamp(0, tz="UTC")).dt.total_seconds()}
 
 
 __all__ = ["FraudResponse", "TransactionRequest", "handle", "prepare", "request_model", "ACCOUNT_ID", "MERCHANT_ID"]

@@ -82,7 +82,7 @@ class AccountLog:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_workspace(cls, ws: Workspace) -> "AccountLog":
+    def from_workspace(cls, ws: Workspace) -> AccountLog:
         manifest = read_manifest(ws, "fraud")
         path = ws.dataset_dir("fraud") / manifest.tables["transactions"].file
         names = pq.read_schema(path).names

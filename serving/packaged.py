@@ -1,18 +1,20 @@
 """A champion packaged with its manifest (``pomona_bento.json``): what a Bento and SageMaker's
-model data both carry. Loading it has no side effect on :mod:`serving.runtime` (the Bento's
-``serving.bento_entry`` makes the runtime use it; SageMaker's ``model_fn`` calls it directly)."""
+model data both carry.
+
+The manifest sits at the root of the packaged sources (beside this package) or where
+``$POMONA_BENTO_MANIFEST`` points. When one exists, :func:`serving.runtime.load_version` loads
+the packaged model folder (through the same loader and contract check as the registry) instead
+of the MLflow registry, and the store configuration packaged with it is the default. Nothing is
+patched: the runtime asks :func:`entry` on every load.
+"""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
 
-from pomona.errors import PomonaError
-from pomona.workspace import Workspace
-
-SRC = Path(__file__).resolve().parents[1]  # the Bento's source folder
+SRC = Path(__file__).resolve().parents[1]  # the packaged source folder (the repository in development)
 MANIFEST_NAME = "pomona_bento.json"
 
 
@@ -26,28 +28,26 @@ def read_manifest(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def load_packaged(use_case: str, ws: Workspace, version: str | None = None):
-    """The packaged champion of ``use_case`` as a :class:`runtime.Loaded` (contract checked)."""
-    from serving import runtime
-    from training import pyfunc
-
+def entry(use_case: str) -> dict | None:
+    """The packaged model of ``use_case`` (``{"version", "path", ...}``), or None outside a package."""
     path = manifest_path()
-    entry = read_manifest(path).get("models", {}).get(use_case) if path else None
-    if entry is None:
-        raise PomonaError(f"this Bento does not package a {use_case} model")
-    model_dir = path.parent / entry["path"]
-    try:
-        bundle = pyfunc.load_bundle(str(model_dir))
-    except Exception as exc:  # MLflow raises many kinds (missing files, unpickling)
-        raise PomonaError(f"cannot load the packaged {use_case} model at {model_dir}: "
-                          f"{str(exc).splitlines()[0]}") from None
-    runtime.check_contract(bundle, use_case, ws, entry["version"])
-    prepare = getattr(importlib.import_module(f"serving.{use_case}"), "prepare", None)
-    state = prepare(bundle, ws) if prepare else {}
-    return runtime.Loaded(use_case, entry["version"], bundle, state)
+    if path is None:
+        return None
+    found = read_manifest(path).get("models", {}).get(use_case)
+    return {**found, "root": str(path.parent)} if found else None
 
 
-def packaged_version(use_case: str, ws: Workspace) -> str | None:
+def model_dir(found: dict) -> Path:
+    return Path(found["root"]) / found["path"]
+
+
+def use_packaged_store_config() -> bool:
+    """Make the store configuration packaged beside the manifest the default (``$POMONA_CONFIG``
+    still wins); True inside a package."""
     path = manifest_path()
-    entry = read_manifest(path).get("models", {}).get(use_case) if path else None
-    return entry["version"] if entry else None
+    if path is None:
+        return False
+    store = path.parent / read_manifest(path).get("store_config", "")
+    if store.is_file():
+        os.environ.setdefault("POMONA_CONFIG", str(store))
+    return True

@@ -9,11 +9,10 @@ the store has never seen score on default (missing) features and set ``cold_star
 
 from __future__ import annotations
 
-import functools
-from typing import Optional
+from typing import Any, Optional
 
-import lightgbm as lgb
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 import features
@@ -57,20 +56,13 @@ class RankResponse(BaseModel):
     cold_start: bool
 
 
-def single_threaded(*boosters) -> None:
-    """Make each LightGBM booster predict on one thread (results unchanged).
-
-    A request scores one to a few hundred rows: on the 2 shared cores serving runs on, OpenMP's
-    thread team costs far more than it saves (a 100-row predict: 4-8 ms with the default team
-    under load, ~0.1 ms on one thread), and concurrent requests already use the cores. Applied
-    to the serving process's own copy of a model version, in ``prepare``."""
-    for booster in boosters:
-        if isinstance(booster, lgb.Booster) and "predict" not in vars(booster):
-            booster.predict = functools.partial(lgb.Booster.predict, booster, num_threads=1)
+ROUTE = "rank"
+Response = RankResponse
+READS_ONLINE_STORE = True  # a SageMaker endpoint needs a reachable online store
 
 
 def prepare(bundle, ws: Workspace) -> dict:
-    single_threaded(getattr(bundle.estimator, "booster_", None))
+    runtime.single_threaded(getattr(bundle.estimator, "booster_", None))
     return {}
 
 
@@ -100,3 +92,9 @@ def handle_many(requests: list[BaseModel], champion: runtime.Champion, ws: Works
         out.append(RankResponse(results=[Result(product_id=r.product_ids[i], score=float(scores[a + i])) for i in order],
                                 model_version=m.version, cold_start=bool(unknown[a:b].any())))
     return out
+
+
+def sample_request(base: dict[str, Any], rows: pd.DataFrame) -> dict[str, Any]:
+    """A valid request from the first rows of the model's input example: their products."""
+    base.pop(PRODUCT_ID, None)
+    return {**base, "product_ids": [int(x) for x in rows[PRODUCT_ID].drop_duplicates().head(3)]}

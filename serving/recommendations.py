@@ -7,6 +7,10 @@ is read. An unknown user gets the most popular products and ``cold_start: true``
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +18,7 @@ from models.scoring import score
 from pomona.schemas import PRODUCT_ID, USER_ID
 from pomona.workspace import Workspace
 from serving import runtime
+from serving.batch.scorers import ROW, Scorer, check_names
 from serving.schema import RequestSpec
 from serving.schema import request_model as derived
 
@@ -47,6 +52,10 @@ class RecommendResponse(BaseModel):
     cold_start: bool
 
 
+ROUTE = "recommend"
+Response = RecommendResponse
+
+
 def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> RecommendResponse:
     m = champion.current
     recs = score(m.bundle, pd.DataFrame({USER_ID: [getattr(request, USER_ID)]}), k=request.k)
@@ -54,3 +63,27 @@ def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> Rec
     cold = bool(recs["cold_start"].any()) if len(recs) else True
     items = [Item(product_id=int(p), score=float(s)) for p, s in zip(recs[PRODUCT_ID], recs["score"])]
     return RecommendResponse(items=items, model_version=m.version, cold_start=cold)
+
+
+def sample_request(base: dict[str, Any], rows: pd.DataFrame) -> dict[str, Any]:
+    return {**base, "k": 3}
+
+
+class BatchScorer(Scorer):
+    """``user_id`` rows (a timestamp is optional and carried through) get the model's top ``k``
+    products, one output row per (input row, product) with ``rank``. The recommender scores
+    from its own fitted state, so no features are joined."""
+
+    @classmethod
+    def build(cls, use_case, model, ws) -> BatchScorer:
+        return cls(use_case, model, ws, {USER_ID: "Int64"}, {USER_ID}, [USER_ID])
+
+    def score_rows(self, chunk: pd.DataFrame, timings: dict) -> pd.DataFrame:
+        """One output row per (input row, recommended product), in input order then rank."""
+        t = time.perf_counter()
+        recs = self.predict(chunk[[USER_ID]])
+        timings["score"] += time.perf_counter() - t
+        check_names(chunk, [c for c in recs.columns if c != USER_ID])
+        left = chunk.assign(**{ROW: np.arange(len(chunk))})
+        out = left.merge(recs, on=USER_ID, how="left", validate="many_to_many")
+        return out.sort_values([ROW, "rank"], kind="stable").drop(columns=ROW).reset_index(drop=True)

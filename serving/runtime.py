@@ -1,7 +1,8 @@
 """The champion a service answers with, and the guarded way it reads the online store.
 
-:class:`Champion` loads ``models:/pomona-<use-case>@champion``, refuses a model whose
-FeatureService or fingerprint differs from the live feature store, and polls the alias
+:class:`Champion` loads ``models:/pomona-<use-case>@champion`` (through
+``training.registry.load_model``, the one loader, which refuses a model whose FeatureService or
+fingerprint differs from the live feature store), and polls the alias
 (every ``POMONA_RELOAD_SECONDS``, default 10) to swap in a new version atomically: a request
 takes :attr:`Champion.current` once and keeps that :class:`Loaded` for its whole life, so
 requests in flight finish on the version they started with.
@@ -9,19 +10,21 @@ requests in flight finish on the version they started with.
 
 from __future__ import annotations
 
-import importlib
+import functools
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
-import features
 from features.store import reset_cache
 from models.scoring import ModelBundle
 from pomona.errors import PomonaError
-from pomona.usecases import check_use_case, feature_service_name, registered_model_name
+from pomona.usecases import check_use_case, layer_module
 from pomona.workspace import Workspace
+from serving import packaged
 from serving.errors import NotReady, RequestError, StoreUnavailable
 
 log = logging.getLogger("pomona.serving")
@@ -52,44 +55,29 @@ class Loaded:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-def check_contract(bundle: ModelBundle, use_case: str, ws: Workspace, version: str) -> None:
-    """Raise a one-line :class:`PomonaError` unless ``bundle`` was trained on the live
-    FeatureService with the same definitions (fingerprint)."""
-    expected = feature_service_name(use_case)
-    if bundle.use_case != use_case:
-        raise PomonaError(f"model {registered_model_name(use_case)} v{version} is a {bundle.use_case} model")
-    if bundle.feature_service != expected:
-        raise PomonaError(f"{use_case} champion v{version} was trained on FeatureService "
-                          f"{bundle.feature_service!r}, but serving reads {expected!r}")
-    live = features.fingerprint(features.feature_store(ws), use_case)
-    if bundle.fingerprint != live:
-        raise PomonaError(f"{use_case} champion v{version} was trained on {expected} with fingerprint "
-                          f"{bundle.fingerprint}, but the feature store has {live}; re-apply the definitions "
-                          f"it was trained on or train and promote a new model")
-
-
 def load_version(use_case: str, ws: Workspace, version: str | None = None) -> Loaded:
-    """Load the champion (or ``version``) of ``use_case`` and check its feature contract."""
-    from training import pyfunc, registry, tracking  # MLflow: imported only where models load
+    """Load the champion (or ``version``) of ``use_case``, its feature contract checked, with the
+    state its serving module's ``prepare`` derives. Inside a Bento or a SageMaker model (a
+    packaged manifest is present, :mod:`serving.packaged`) the packaged model answers; else the
+    MLflow registry."""
+    from training import registry  # the one loader of registered models (MLflow stays in training)
 
-    client = tracking.connect(ws)
-    if version is None:
-        mv = registry.champion_version(client, use_case)
-        if mv is None:
-            raise PomonaError(f"{use_case} has no champion in the registry; run 'pomona train {use_case}' first")
-        version = str(mv.version)
-    name = registered_model_name(use_case)
-    try:
-        bundle = pyfunc.load_bundle(f"models:/{name}/{version}")
-    except Exception as exc:  # MLflow raises many kinds (missing artifacts, unpickling)
-        raise PomonaError(f"cannot load {name} v{version}: {str(exc).splitlines()[0]}") from None
-    check_contract(bundle, use_case, ws, version)
-    prepare = getattr(importlib.import_module(f"serving.{use_case}"), "prepare", None)
-    state = prepare(bundle, ws) if prepare else {}
-    return Loaded(use_case, version, bundle, state)
+    entry = packaged.entry(use_case)
+    if entry is not None:
+        model = registry.load_model(use_case, ws, entry["version"], path=packaged.model_dir(entry))
+    else:
+        model = registry.load_model(use_case, ws, version)
+    prepare = getattr(layer_module(use_case, "serving"), "prepare", None)
+    state = prepare(model.bundle, ws) if prepare else {}
+    return Loaded(use_case, model.version, model.bundle, state)
 
 
 def champion_alias_version(use_case: str, ws: Workspace) -> str | None:
+    """The version the champion alias names now (a packaged model: always its own version, so a
+    Bento or SageMaker model never hot-reloads: it is immutable)."""
+    entry = packaged.entry(use_case)
+    if entry is not None:
+        return entry["version"]
     from training import registry, tracking
 
     mv = registry.champion_version(tracking.connect(ws), use_case)
@@ -99,14 +87,19 @@ def champion_alias_version(use_case: str, ws: Workspace) -> str | None:
 class Champion:
     """The version of one use case that answers now; swapped atomically on alias moves."""
 
-    def __init__(self, use_case: str, ws: Workspace, interval: float | None = None):
+    def __init__(self, use_case: str, ws: Workspace, interval: float | None = None, loaded: Loaded | None = None):
         self.use_case = check_use_case(use_case)
         self.ws = ws
         self.interval = interval if interval is not None else reload_seconds()
-        self._current: Loaded | None = None
-        self._stop = threading.Event()
+        self._current: Loaded | None = loaded
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+
+    @classmethod
+    def fixed(cls, loaded: Loaded, ws: Workspace) -> Champion:
+        """A champion that always answers with ``loaded`` (never started, so it never polls: a
+        SageMaker model is immutable; deploy a new one to change it)."""
+        return cls(loaded.use_case, ws, interval=1.0, loaded=loaded)
 
     @property
     def current(self) -> Loaded:
@@ -141,19 +134,31 @@ class Champion:
         log.info("%s champion reloaded: v%s -> v%s", self.use_case, old.version if old else None, new.version)
         return True
 
-    def start(self) -> "Champion":
+    def start(self) -> Champion:
         """Poll the alias in a daemon thread every ``interval`` seconds."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._poll, name=f"reload-{self.use_case}", daemon=True)
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _poll(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            time.sleep(self.interval)
             self.refresh()
+
+
+def single_threaded(*boosters) -> None:
+    """Make each LightGBM booster predict on one thread (results unchanged).
+
+    A request scores one to a few hundred rows: on the 2 shared cores serving runs on, OpenMP's
+    thread team costs far more than it saves (a 100-row predict: 4-8 ms with the default team
+    under load, ~0.1 ms on one thread), and concurrent requests already use the cores. Applied
+    to the serving process's own copy of a model version, in a serving module's ``prepare``."""
+    import lightgbm as lgb
+
+    for booster in boosters:
+        if isinstance(booster, lgb.Booster) and "predict" not in vars(booster):
+            booster.predict = functools.partial(lgb.Booster.predict, booster, num_threads=1)
 
 
 def online(call: Callable[[], T]) -> T:

@@ -12,10 +12,11 @@ model as something it cannot take (a 2**70 integer, a 1 MB string, NaN).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, Field, create_model
 
@@ -77,9 +78,9 @@ def request_model(spec: RequestSpec, ws: Workspace) -> type[BaseModel]:
 
 @lru_cache(maxsize=32)
 def _request_model(spec: RequestSpec, root: str, config: str) -> type[BaseModel]:
-    import features  # Feast: imported where a model is derived
-
     from pathlib import Path
+
+    import features  # Feast: imported where a model is derived
 
     ws = Workspace(Path(root))
     try:

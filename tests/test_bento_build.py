@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import small_world, train_champions
-from conftest import free_port, wait_ready
+from conftest import free_port, small_world, train_champions, wait_ready
 from test_serving import stop_server
 from test_training import FAST
 

@@ -47,7 +47,7 @@ def _tables(ws) -> dict[tuple[str, str], pd.DataFrame]:
 def test_schema_and_columns(world):
     for (uc, table), extra in EXTRA.items():
         df = load_table(world, uc, table)
-        spec = {**schemas.TABLES[uc], **schemas.OPTIONAL_TABLES[uc]}[table]
+        spec = schemas.tables(uc)[table]
         assert set(spec) | set(extra) <= set(df.columns), (uc, table)
         assert str(df[schemas.TS].dtype) == "datetime64[us, UTC]"
         assert df[schemas.TS].min() >= pd.Timestamp("2020-01-01", tz="UTC")

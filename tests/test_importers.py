@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import shared
+
 from pomona.data.importers import IMPORTERS, import_dataset
 from pomona.data.writer import load_table, read_manifest
 from pomona.errors import PomonaError

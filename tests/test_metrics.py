@@ -73,7 +73,7 @@ def test_ranking_metrics_hand_example():
     qid = [7, 7, 7, 3, 3]
     rel = [0, 1, 2, 0, 0]
     sc = [0.9, 0.5, 0.1, 0.2, 0.3]
-    out = M.ranking_metrics(qid, rel, sc)
+    out = M.relevance_metrics(qid, rel, sc)
     assert list(out) == ["ndcg_at_10", "ndcg_at_1", "ndcg_at_3", "ndcg_at_5", "mrr"]
     ndcg3 = (1 / LOG2_3 + 3 / 2) / (3 + 1 / LOG2_3)  # gains 2^rel - 1
     assert out["ndcg_at_1"] == pytest.approx((0 + 1) / 2)
@@ -126,12 +126,12 @@ def test_ranking_ndcg_matches_lightgbm_eval():
     ours = M.ndcg_by_cutoff(qid, y_va, pred, cutoffs=(1, 3, 5, 10))
     for k in (1, 3, 5, 10):
         assert ours[k] == pytest.approx(evals["valid_0"][f"ndcg@{k}"][-1], abs=1e-6)
-    assert M.ranking_metrics(qid, y_va, pred)["ndcg_at_10"] == pytest.approx(ours[10])
+    assert M.relevance_metrics(qid, y_va, pred)["ndcg_at_10"] == pytest.approx(ours[10])
 
 
 def test_ranking_groups_need_not_be_contiguous():
-    a = M.ranking_metrics([1, 2, 1, 2], [2, 0, 0, 1], [0.1, 0.2, 0.3, 0.4])
-    b = M.ranking_metrics([1, 1, 2, 2], [2, 0, 0, 1], [0.1, 0.3, 0.2, 0.4])
+    a = M.relevance_metrics([1, 2, 1, 2], [2, 0, 0, 1], [0.1, 0.2, 0.3, 0.4])
+    b = M.relevance_metrics([1, 1, 2, 2], [2, 0, 0, 1], [0.1, 0.3, 0.2, 0.4])
     assert a == pytest.approx(b)
 
 
@@ -142,13 +142,13 @@ P = np.array([0.1, 0.4, 0.35, 0.8, 0.9])
 
 
 def test_fraud_metrics_hand_example():
-    out = M.fraud_metrics(Y, P, threshold=0.5, cost_fn=10, cost_fp=1)
+    out = M.binary_metrics(Y, P, threshold=0.5, cost_fn=10, cost_fp=1)
     assert set(out) == {"pr_auc", "roc_auc", "recall_at_1pct_fpr", "precision", "recall", "expected_cost"}
     assert out["precision"] == 0.5 and out["recall"] == 0.5  # flags 0.8 (legit) and 0.9 (fraud)
     assert out["expected_cost"] == pytest.approx((10 * 1 + 1 * 1) / 5)
     assert out["recall_at_1pct_fpr"] == 0.5  # only 0.9 is above every legit score
     assert out["roc_auc"] == pytest.approx(4 / 6)  # 4 of 6 (fraud, legit) pairs ordered right
-    nothing = M.fraud_metrics(Y, P, threshold=0.95, cost_fn=10, cost_fp=1)
+    nothing = M.binary_metrics(Y, P, threshold=0.95, cost_fn=10, cost_fp=1)
     assert nothing["precision"] == 0.0 and nothing["recall"] == 0.0
     assert nothing["expected_cost"] == pytest.approx(2 * 10 / 5)
 
@@ -157,7 +157,7 @@ def test_fraud_metrics_match_sklearn():
     rng = np.random.default_rng(2)
     y = rng.random(2000) < 0.05
     p = np.clip(rng.normal(0.3 + 0.3 * y, 0.2), 0, 1).round(3)  # rounded: ties included
-    out = M.fraud_metrics(y.astype(int), p, threshold=0.5, cost_fn=50, cost_fp=1)
+    out = M.binary_metrics(y.astype(int), p, threshold=0.5, cost_fn=50, cost_fp=1)
     assert out["pr_auc"] == pytest.approx(average_precision_score(y, p))
     assert out["roc_auc"] == pytest.approx(roc_auc_score(y, p))
     # brute force: best recall over thresholds whose false-positive rate is <= 1%
@@ -180,7 +180,7 @@ def test_choose_threshold_minimises_cost():
 
 def test_single_class_labels_raise():
     with pytest.raises(ValueError, match="only one class"):
-        M.fraud_metrics([0, 0, 0], [0.1, 0.2, 0.3], 0.5, 1, 1)
+        M.binary_metrics([0, 0, 0], [0.1, 0.2, 0.3], 0.5, 1, 1)
     with pytest.raises(ValueError, match="only one class"):
         M.choose_threshold([1, 1], [0.1, 0.2], 1, 1)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from conftest import shared
 from models.forecasting import LGBMForecaster, SeasonalNaive, default_lags
 
 FAST = dict(n_estimators=150, n_jobs=1)
@@ -201,7 +201,8 @@ def test_m4_hourly_seasonal_naive_matches_official():
 
     folder = shared("forecasting/m4-hourly")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from check_forecast_m4 import H as H4, load, scores
+    from check_forecast_m4 import H as H4
+    from check_forecast_m4 import load, scores
 
     frame, actual, history = load(folder)
     ids = pd.unique(frame["series_id"])

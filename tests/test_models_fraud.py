@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from conftest import shared
 from models.fraud import LGBMFraud, LogisticFraud
 
 FAST = dict(n_estimators=120, n_jobs=1)

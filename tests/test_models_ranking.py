@@ -7,10 +7,10 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from conftest import shared
 from models.ranking import LambdaMART, StrongestFeature, _group_codes, _mean_ndcg
 
 FAST_LM = dict(n_estimators=60, learning_rate=0.1, min_child_samples=10, min_child_weight=1e-3, num_threads=1)

@@ -7,10 +7,10 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from conftest import shared
 from models.recommendations import EASE, BPRMatrixFactorization, MostPopular
 
 FAST_BPR = dict(factors=16, epochs=40, lr=0.02, reg=1e-3, batch_size=512)  # small data, few steps

@@ -22,7 +22,7 @@ from test_training import FAST
 
 import features
 from features.store import reset_cache
-from pomona.cli import main
+from pomona.app.cli import main
 from pomona.errors import PomonaError
 from pomona.workspace import Workspace
 from serving import runtime

@@ -18,8 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, small_world
-from conftest import free_port, train_champions, wait_ready
+from conftest import ROOT, free_port, small_world, train_champions, wait_ready
 from test_training import FAST
 
 import features
@@ -288,8 +287,8 @@ def test_hot_reload_under_load_fails_no_request(server):
 
 def test_mismatched_model_is_refused_at_start_and_not_reloaded(server, tmp_path):
     client, ws, _ = server
-    from training.tracking import experiment, log_bundle
     from training.pyfunc import load_bundle
+    from training.tracking import experiment, log_bundle
 
     mlflow_client = tracking.connect(ws)
     good = registry.champion_version(mlflow_client, "recommendations")
@@ -321,7 +320,7 @@ def test_mismatched_model_is_refused_at_start_and_not_reloaded(server, tmp_path)
 def test_store_outage_is_a_503_with_a_reason_and_recovers(monkeypatch, home):
     import sqlite3
 
-    from serving import runtime, service
+    from serving import fraud, runtime, service
     from serving.errors import StoreUnavailable
 
     state = {"down": True, "resets": 0}
@@ -341,7 +340,7 @@ def test_store_outage_is_a_503_with_a_reason_and_recovers(monkeypatch, home):
     # The service maps it to 503 with the reason (and a caller's mistake to its 4xx).
     svc = object.__new__(service.Fraud.inner)
     svc.ws, svc.champions = None, {"fraud": None}
-    monkeypatch.setattr(service.fraud, "handle", lambda *a: runtime.online(read))
+    monkeypatch.setattr(fraud, "handle", lambda *a: runtime.online(read))
     state["down"] = True
     resp = svc._call("fraud", None)
     assert resp.status_code == 503 and b"unable to open database file" in resp.body

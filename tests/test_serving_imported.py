@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 from conftest import free_port, train_champions, wait_ready
-from test_importers import VEHICLE_ROW, VEHICLE_COLUMNS, write_m4
+from test_importers import VEHICLE_COLUMNS, VEHICLE_ROW, write_m4
 from test_serving import post, start_server, stop_server
 from test_training import FAST
 

@@ -12,8 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
-from conftest import small_world
-from conftest import free_port, start_redis, wait_ready
+from conftest import free_port, small_world, start_redis, wait_ready
 from test_serving import start_server, stop_server
 from test_training import FAST
 

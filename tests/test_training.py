@@ -16,13 +16,13 @@ import yaml
 from conftest import small_world
 
 import features
+import training.job
 from features.store import reset_cache
 from models.scoring import score
-from pomona.cli import main
+from pomona.app.cli import main
+from pomona.data.writer import read_manifest
 from pomona.errors import PomonaError
 from pomona.workspace import workspace
-import training.job
-from pomona.data.writer import read_manifest
 from training import registry, tracking
 from training.config import load_train_config
 from training.job import task, train

@@ -5,14 +5,13 @@ the use case's own ``prepare``/``evaluate`` (the code the training job runs)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import mlflow
 import pandas as pd
 
 from models.scoring import ModelBundle
 from pomona.data.writer import read_manifest
-from pomona.usecases import check_use_case, registered_model_name
+from pomona.usecases import check_use_case
 from pomona.workspace import Workspace, workspace
-from training import pyfunc, registry, tracking
+from training import registry, tracking
 from training.common import Data
 from training.config import TrainConfig, load_train_config
 from training.job import task
@@ -21,10 +20,7 @@ from training.job import task
 def runs(use_case: str, ws: Workspace | None = None) -> pd.DataFrame:
     """One row per candidate run of the use case's experiment (newest first): the candidate, its
     metrics (``metrics.*``), the training job it belongs to and when it ran."""
-    ws = ws or workspace()
-    tracking.connect(ws)
-    frame = mlflow.search_runs(experiment_ids=[tracking.experiment(ws, check_use_case(use_case))],
-                               order_by=["attributes.start_time DESC"])
+    frame = tracking.search_runs(ws or workspace(), check_use_case(use_case))
     if frame.empty or "tags.mlflow.parentRunId" not in frame.columns:
         return frame
     frame = frame[frame["tags.mlflow.parentRunId"].notna()].copy()
@@ -49,12 +45,9 @@ def compare(frame: pd.DataFrame, metric: str, title: str | None = None):
 
 
 def champion(use_case: str, ws: Workspace | None = None) -> tuple[str, ModelBundle]:
-    """The champion's version and the bundle it scores with."""
-    ws = ws or workspace()
-    mv = registry.champion_version(tracking.connect(ws), check_use_case(use_case))
-    if mv is None:
-        raise LookupError(f"{use_case} has no champion yet")
-    return str(mv.version), pyfunc.load_bundle(f"models:/{registered_model_name(use_case)}/{mv.version}")
+    """The champion's version and the bundle it scores with (the one loader: contract checked)."""
+    model = registry.load_model(check_use_case(use_case), ws or workspace())
+    return model.version, model.bundle
 
 
 def held_out(use_case: str, ws: Workspace | None = None, config: TrainConfig | str | None = None) -> Data:

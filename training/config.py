@@ -11,16 +11,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pomona.config import CONFIG_DIR, read_typed
+from pomona.config import read_typed
 from pomona.errors import PomonaError
-from pomona.usecases import check_use_case
+from pomona.usecases import check_use_case, get, layer_module
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Promotion(_Strict):
+class Promotion(Strict):
     """The gate: a challenger must beat the champion on the primary metric by ``margin``
     (relative; 0.01 = 1% better) and may not worsen a guard metric by more than its tolerance
     (absolute)."""
@@ -29,7 +29,7 @@ class Promotion(_Strict):
     guards: dict[str, float] = Field(default_factory=dict)
 
 
-class Split(_Strict):
+class Split(Strict):
     """How held-out data is chosen. ``auto`` follows the dataset's reference protocol."""
 
     kind: Literal["auto", "temporal", "per_user", "official", "rolling_origin"] = "auto"
@@ -41,32 +41,22 @@ class Split(_Strict):
     horizon: int | None = Field(None, ge=1)  # forecasting: steps per origin (default: the dataset's)
 
 
-class Costs(_Strict):
-    missed_fraud: float = Field(100.0, gt=0)
-    false_alarm: float = Field(5.0, gt=0)
-    review_fraction: float = Field(0.5, gt=0.0, le=1.0)  # review band starts at threshold * this
-
-
-class TrainConfig(_Strict):
-    """One use case's training job."""
+class TrainConfig(Strict):
+    """One use case's training job. A use case with settings of its own declares a subclass
+    as ``Config`` in its training module (``training/<use-case>.py``); its YAML is read into it."""
 
     use_case: str
     split: Split = Split()
     candidates: dict[str, dict[str, Any]]
     exclude_features: list[str] = Field(default_factory=list)
     promotion: Promotion = Promotion()
-    costs: Costs = Costs()  # fraud only
-    k: int = Field(10, ge=1, le=1000)  # recommendations: list length
-    # forecasting: the most steps the registered model forecasts (serving's limit); default and
-    # minimum: the evaluation horizon. Conformal intervals are calibrated for every step up to it.
-    max_horizon: int | None = Field(None, ge=1, le=10_000)
 
     @model_validator(mode="after")
-    def _known(self) -> "TrainConfig":
-        from training.candidates import CANDIDATES
+    def _known(self) -> TrainConfig:
+        from models.scoring import candidates
 
         check_use_case(self.use_case)
-        known = CANDIDATES[self.use_case]
+        known = candidates(self.use_case)
         for name, params in self.candidates.items():
             if name not in known:
                 raise ValueError(f"unknown candidate {name!r} for {self.use_case}; known: {', '.join(known)}")
@@ -80,11 +70,17 @@ class TrainConfig(_Strict):
 
 
 def default_config_path(use_case: str) -> Path:
-    return CONFIG_DIR / f"{check_use_case(use_case)}.yaml"
+    """The use case's training YAML as its registry entry names it (``configs/<use-case>.yaml``)."""
+    return get(use_case).config
+
+
+def config_model(use_case: str) -> type[TrainConfig]:
+    """The use case's config class: its training module's ``Config``, else :class:`TrainConfig`."""
+    return getattr(layer_module(use_case, "training"), "Config", TrainConfig)
 
 
 def load_train_config(use_case: str, path: str | Path | None = None) -> TrainConfig:
-    """Read ``path`` (default ``configs/<use-case>.yaml``) into a validated :class:`TrainConfig`."""
+    """Read ``path`` (default ``configs/<use-case>.yaml``) into the use case's validated config."""
     path = Path(path) if path else default_config_path(use_case)
 
     def own_use_case(raw: dict) -> dict:
@@ -93,4 +89,4 @@ def load_train_config(use_case: str, path: str | Path | None = None) -> TrainCon
             raise PomonaError(f"{path}: use_case is {raw['use_case']!r}, expected {use_case!r}")
         return raw
 
-    return read_typed(path, TrainConfig, update=own_use_case)
+    return read_typed(path, config_model(use_case), update=own_use_case)

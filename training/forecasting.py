@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from sklearn.base import clone
 
 import features
@@ -19,6 +20,16 @@ from pomona.errors import PomonaError
 from pomona.schemas import SERIES_ID, TS, Y
 from training import metrics, plots, splits
 from training.common import Data, require_rows
+from training.config import TrainConfig
+
+
+class Config(TrainConfig):
+    """The generic config plus the longest forecast the registered model serves."""
+
+    # Default and minimum: the evaluation horizon. Conformal intervals are calibrated for every
+    # step up to it.
+    max_horizon: int | None = Field(None, ge=1, le=10_000)
+
 
 PRIMARY = "mase"
 LABEL = Y
@@ -35,7 +46,7 @@ def prepare(ws, cfg, manifest) -> Data:
     frame = frame[[SERIES_ID, TS, Y, "split", *exog]].sort_values([SERIES_ID, TS], kind="stable").reset_index(drop=True)
     masks = splits.official(frame["split"]).check("forecasting")
     horizon = cfg.split.horizon or manifest.horizon or int(frame.loc[masks.test].groupby(SERIES_ID).size().max())
-    kind = splits.resolve(cfg.split.kind, "forecasting", manifest)
+    kind = splits.resolve(cfg.split.kind, "official" if manifest.dataset == "m4" else "rolling_origin")
     origins = cfg.split.origins if kind == "rolling_origin" else 1
     # Steps before the end of each series' training period (0 = its last training step).
     train = pd.Series(masks.train, index=frame.index)

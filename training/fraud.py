@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 import features
 from models.scoring import ModelBundle, score
+from pomona.data.fraud import IS_FRAUD
 from pomona.errors import PomonaError
-from pomona.schemas import IS_FRAUD, TS
+from pomona.schemas import TS
 from training import metrics, plots, splits
 from training.common import Data, model_input, require_rows
+from training.config import Strict, TrainConfig
+
+
+class Costs(Strict):
+    missed_fraud: float = Field(100.0, gt=0)
+    false_alarm: float = Field(5.0, gt=0)
+    review_fraction: float = Field(0.5, gt=0.0, le=1.0)  # review band starts at threshold * this
+
+
+class Config(TrainConfig):
+    """Fraud's training config: the generic one plus the cost model that sets the threshold."""
+
+    costs: Costs = Costs()
+
 
 PRIMARY = "pr_auc"
 LABEL = IS_FRAUD
 # Columns a reference protocol leaves out (the claim year encodes the split itself).
 PROTOCOL_EXCLUDE = {"vehicle-insurance-fraud": ["Year"]}
+# Reference protocols of the public datasets (see ../shared/data/README.md).
+REFERENCE_TEST_START = {"vehicle-insurance-fraud": "1996-01-01"}
 
 
 def prepare(ws, cfg, manifest) -> Data:
@@ -23,10 +41,10 @@ def prepare(ws, cfg, manifest) -> Data:
     frame = frame.sort_values([TS, "transaction_id"], kind="stable").reset_index(drop=True)
     drop = [c for c in [*cfg.exclude_features, *PROTOCOL_EXCLUDE.get(manifest.dataset, [])] if c in frame.columns]
     frame = frame.drop(columns=drop)
-    kind = splits.resolve(cfg.split.kind, "fraud", manifest)
+    kind = splits.resolve(cfg.split.kind, "temporal")
     if kind != "temporal":
         raise PomonaError(f"fraud needs a temporal split, not {kind!r}")
-    test_start = cfg.split.test_start or splits.REFERENCE_TEST_START.get(manifest.dataset)
+    test_start = cfg.split.test_start or REFERENCE_TEST_START.get(manifest.dataset)
     masks = splits.temporal(frame[TS], cfg.split.test_fraction, cfg.split.validation_fraction, test_start).check("fraud")
     for name in ("train", "test"):
         y = frame.loc[getattr(masks, name), LABEL]
@@ -56,7 +74,7 @@ def evaluate(bundle: ModelBundle, data: Data, cfg):
     out = score(bundle, model_input(test, LABEL))
     y, p = test[LABEL].to_numpy(), out["fraud_probability"].to_numpy()
     threshold = bundle.params["threshold"]
-    m = metrics.fraud_metrics(y, p, threshold, cfg.costs.missed_fraud, cfg.costs.false_alarm)
+    m = metrics.binary_metrics(y, p, threshold, cfg.costs.missed_fraud, cfg.costs.false_alarm)
     t, c = metrics.cost_curve(y, p, cfg.costs.missed_fraud, cfg.costs.false_alarm)
     figs = {"plots/precision_recall.png": plots.precision_recall(y, p, threshold, "precision-recall (test)"),
             "plots/calibration.png": plots.calibration(y, p, "calibration (test)"),

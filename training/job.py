@@ -7,30 +7,26 @@ interrupted marks its runs FAILED and never moves the ``champion`` alias.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
-
-import mlflow
-from mlflow.exceptions import MlflowException
 
 import features
-from models.scoring import ModelBundle
+from models.scoring import ModelBundle, candidates
 from pomona.data.writer import read_manifest
 from pomona.errors import PomonaError
-from pomona.usecases import check_use_case, feature_service_name
+from pomona.usecases import check_use_case, feature_service_name, layer_module
 from pomona.workspace import Workspace, workspace
 from training import registry, tracking
-from training.candidates import CANDIDATES
 from training.config import TrainConfig, load_train_config
 from training.pyfunc import load_bundle
 
 
 def task(use_case: str):
-    return importlib.import_module(f"training.{check_use_case(use_case)}")
+    """The use case's training module: ``prepare``, ``fit``, ``evaluate``, ``example``, ``PRIMARY``."""
+    return layer_module(use_case, "training")
 
 
 @dataclass
@@ -57,7 +53,7 @@ def _log(msg: str) -> None:
 
 
 def make_estimator(use_case: str, name: str, params: dict, seed: int | None):
-    est = CANDIDATES[use_case][name]()
+    est = candidates(use_case)[name]()
     est.set_params(**params)
     if seed is not None and "random_state" in est.get_params():
         est.set_params(random_state=seed)
@@ -82,7 +78,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
     timings: dict[str, float] = {"log": 0.0, "plots": 0.0, "fit": 0.0, "evaluate": 0.0, "gate": 0.0}
     t_job = time.perf_counter()
 
-    parent = mlflow.start_run(experiment_id=exp_id, run_name=f"train-{use_case}",
+    parent = tracking.start_run(experiment_id=exp_id, run_name=f"train-{use_case}",
                               tags={"use_case": use_case, "dataset": manifest.dataset})
     try:
         t = time.perf_counter()
@@ -90,7 +86,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
         timings["frame"] = time.perf_counter() - t
         log(f"[{use_case}] {len(data.frame):,} rows from {service} ({manifest.dataset}); split {data.protocol}")
         t = time.perf_counter()
-        mlflow.log_params({"split": data.protocol, "seed": seed, "candidates": ",".join(cfg.candidates),
+        tracking.log_params({"split": data.protocol, "seed": seed, "candidates": ",".join(cfg.candidates),
                            "promotion.margin": cfg.promotion.margin})
         tracking.log_training_data(data.frame, name=f"{use_case}-{manifest.dataset}", label=data.label,
                                    window=data.window, service=service, fingerprint=fingerprint)
@@ -99,7 +95,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
         results, bundles = [], {}
         for name, params in cfg.candidates.items():
             est = make_estimator(use_case, name, params, seed)
-            with mlflow.start_run(experiment_id=exp_id, run_name=name, nested=True) as child:
+            with tracking.start_run(experiment_id=exp_id, run_name=name, nested=True) as child:
                 log(f"[{use_case}] fitting {name} ...")
                 t = time.perf_counter()
                 est, bundle_params = mod.fit(est, data, cfg)
@@ -109,9 +105,9 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
                 metrics, figures = mod.evaluate(bundle, data, cfg)
                 timings["evaluate"] += time.perf_counter() - t
                 t = time.perf_counter()
-                mlflow.log_params({f"model.{k}": _short(v) for k, v in est.get_params().items()})
-                mlflow.log_params({f"scoring.{k}": v for k, v in bundle_params.items()})
-                mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+                tracking.log_params({f"model.{k}": _short(v) for k, v in est.get_params().items()})
+                tracking.log_params({f"scoring.{k}": v for k, v in bundle_params.items()})
+                tracking.log_metrics({k: float(v) for k, v in metrics.items()})
                 timings["log"] += time.perf_counter() - t
                 t = time.perf_counter()
                 for path, fig in figures.items():
@@ -120,7 +116,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
                 t = time.perf_counter()
                 example, example_params = mod.example(data)
                 uri = tracking.log_bundle(bundle, example, example_params)
-                mlflow.set_tags({"candidate": name, "feature_service": service, "feature_fingerprint": fingerprint})
+                tracking.set_tags({"candidate": name, "feature_service": service, "feature_fingerprint": fingerprint})
                 timings["log"] += time.perf_counter() - t
                 log(f"[{use_case}]   {name}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
                 results.append({"name": name, "run_id": child.info.run_id, "metrics": metrics, "model_uri": uri})
@@ -147,19 +143,19 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
         promote, reason = registry.gate(mod.PRIMARY, best["metrics"], champion_metrics, cfg.promotion.margin,
                                         cfg.promotion.guards)
         reason += note
-        mlflow.set_tags({"winner": best["name"], "registered_version": version, "promoted": str(promote),
+        tracking.set_tags({"winner": best["name"], "registered_version": version, "promoted": str(promote),
                          "promotion_reason": reason})
         if champion_metrics:
-            mlflow.log_metrics({f"champion.{k}": float(v) for k, v in champion_metrics.items()})
+            tracking.log_metrics({f"champion.{k}": float(v) for k, v in champion_metrics.items()})
         timings["log"] += time.perf_counter() - t
     except BaseException:
-        _fail_open_runs(parent.info.run_id)
+        tracking.fail_open_runs(parent.info.run_id)
         raise
     # Only a job that finished everything above may move the alias.
     if promote:
         registry.move_champion(ws, client, use_case, version, action="promote", reason=reason,
                                run_id=parent.info.run_id)
-    mlflow.end_run(status="FINISHED")
+    tracking.end_run(status="FINISHED")
     champ = registry.champion_version(client, use_case)
     timings["job"] = time.perf_counter() - t_job
     log(f"[{use_case}] winner {best['name']} registered as version {version}; "
@@ -176,18 +172,6 @@ def _best(primary: str, results: list[dict]) -> dict:
     if not scored:
         raise PomonaError(f"no candidate produced a {primary}")
     return max(scored, key=lambda r: sign * r["metrics"][primary])
-
-
-def _fail_open_runs(parent_id: str) -> None:
-    while mlflow.active_run() is not None:
-        run = mlflow.active_run()
-        mlflow.end_run(status="FAILED")
-        if run.info.run_id == parent_id:
-            break
-    try:
-        mlflow.tracking.MlflowClient().set_terminated(parent_id, status="FAILED")
-    except MlflowException:
-        pass
 
 
 def _short(v) -> str:

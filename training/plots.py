@@ -51,7 +51,7 @@ def calibration(y: np.ndarray, proba: np.ndarray, title: str, bins: int = 10):
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
     ax.plot(mean, frac, marker="o")
-    ax.set(xlabel="predicted probability", ylabel="observed fraud rate", title=title)
+    ax.set(xlabel="predicted probability", ylabel="observed positive rate", title=title)
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_yscale("symlog", linthresh=0.01)
     fig.tight_layout()

@@ -19,7 +19,7 @@ def prepare(ws, cfg, manifest) -> Data:
     frame = require_rows(features.training_frame("ranking", ws=ws), "ranking")
     frame = frame.drop(columns=[c for c in cfg.exclude_features if c in frame.columns])
     frame = frame.sort_values([QUERY_ID, TS, PRODUCT_ID], kind="stable").reset_index(drop=True)
-    kind = splits.resolve(cfg.split.kind, "ranking", manifest)
+    kind = splits.resolve(cfg.split.kind, "official")
     if kind == "official":
         masks = splits.official(frame["split"])
     elif kind == "temporal":
@@ -42,7 +42,7 @@ def evaluate(bundle: ModelBundle, data: Data, cfg):
     test = data.part("test")
     s = score(bundle, model_input(test, LABEL))["score"].to_numpy()
     q, rel = test[QUERY_ID].to_numpy(), test[LABEL].to_numpy()
-    m = metrics.ranking_metrics(q, rel, s)
+    m = metrics.relevance_metrics(q, rel, s)
     figs = {"plots/ndcg_by_cutoff.png": plots.ndcg_by_cutoff(metrics.ndcg_by_cutoff(q, rel, s), "NDCG by cut-off (test)")}
     imp = getattr(bundle.estimator, "feature_importances_", None)
     if isinstance(imp, pd.Series):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 import features
 from models.scoring import ModelBundle, score
@@ -10,6 +11,14 @@ from pomona.errors import PomonaError
 from pomona.schemas import PRODUCT_ID, USER_ID, WEIGHT
 from training import metrics, plots, splits
 from training.common import Data, require_rows
+from training.config import TrainConfig
+
+
+class Config(TrainConfig):
+    """The generic config plus the length of the served list."""
+
+    k: int = Field(10, ge=1, le=1000)
+
 
 PRIMARY = "ndcg_at_10"
 LABEL = WEIGHT
@@ -23,7 +32,7 @@ def prepare(ws, cfg, manifest) -> Data:
     entities["_row"] = np.arange(len(entities))
     frame = require_rows(features.training_frame("recommendations", entities, ws=ws), "recommendations")
     frame = frame.sort_values("_row").drop(columns="_row").reset_index(drop=True)
-    kind = splits.resolve(cfg.split.kind, "recommendations", manifest)
+    kind = splits.resolve(cfg.split.kind, "per_user")
     if kind == "per_user":
         masks = splits.per_user(frame[USER_ID], cfg.split.test_fraction, cfg.split.seed)
     elif kind == "temporal":

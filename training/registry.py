@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from models.scoring import ModelBundle
 from pomona.errors import PomonaError
-from pomona.usecases import USE_CASES, registered_model_name
+from pomona.usecases import feature_service_name, registered_model_name, use_cases
 from pomona.workspace import Workspace
 
 ALIAS = "champion"
@@ -27,7 +30,7 @@ def ledger_path(ws: Workspace):
 def record(ws: Workspace, use_case: str, action: str, from_version: str | None, to_version: str | None,
            reason: str, run_id: str | None = None) -> dict:
     """Append one alias move to the ledger (one JSON object per line, flushed and fsynced)."""
-    entry = {"time": datetime.now(timezone.utc).isoformat(), "use_case": use_case, "action": action,
+    entry = {"time": datetime.now(UTC).isoformat(), "use_case": use_case, "action": action,
              "from_version": from_version, "to_version": to_version, "reason": reason, "run_id": run_id}
     path = ledger_path(ws)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +118,7 @@ def rollback_target(ws: Workspace, use_case: str) -> str:
 
 def list_models(client: MlflowClient) -> list[dict]:
     out = []
-    for uc in USE_CASES:
+    for uc in use_cases():
         name = registered_model_name(uc)
         try:
             versions = client.search_model_versions(f"name='{name}'")
@@ -126,3 +129,103 @@ def list_models(client: MlflowClient) -> list[dict]:
                     "champion_version": str(champ.version) if champ else None,
                     "champion_run_id": champ.run_id if champ else None})
     return out
+
+
+# --------------------------------------------------------------------------- loading a model
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version's bundle, its feature contract checked against the store."""
+
+    use_case: str
+    version: str
+    uri: str
+    bundle: ModelBundle
+
+
+def check_contract(bundle: ModelBundle, use_case: str, ws: Workspace, version: str) -> None:
+    """Raise a one-line :class:`PomonaError` unless ``bundle`` was trained on the live
+    FeatureService with the same definitions (fingerprint): one rule for every consumer."""
+    import features
+
+    expected = feature_service_name(use_case)
+    if bundle.use_case != use_case:
+        raise PomonaError(f"model {registered_model_name(use_case)} v{version} is a {bundle.use_case} model")
+    if bundle.feature_service != expected:
+        raise PomonaError(f"{use_case} champion v{version} was trained on FeatureService "
+                          f"{bundle.feature_service!r}, but serving reads {expected!r}")
+    live = features.fingerprint(features.feature_store(ws), use_case)
+    if bundle.fingerprint != live:
+        raise PomonaError(f"{use_case} champion v{version} was trained on {expected} with fingerprint "
+                          f"{bundle.fingerprint}, but the feature store has {live}; re-apply the definitions "
+                          f"it was trained on or train and promote a new model")
+
+
+def resolve_version(client: MlflowClient, use_case: str, version: int | str | None = None):
+    """The ModelVersion of the champion (``version=None``) or of ``version``; one-line errors."""
+    name = registered_model_name(use_case)
+    if version is None:
+        mv = champion_version(client, use_case)
+        if mv is None:
+            raise PomonaError(f"{use_case} has no champion in the registry; run 'pomona train {use_case}' first")
+        return mv
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        raise PomonaError(f"{name} has no version {version}") from None
+
+
+def load_model(use_case: str, ws: Workspace, version: int | str | None = None, *,
+               path: str | Path | None = None) -> LoadedModel:
+    """The one way a model is loaded for use: the champion of ``use_case`` (or ``version``)
+    from the registry, or, with ``path``, the MLflow model folder packaged in a Bento or a
+    SageMaker model (``version`` then says which version it is), with its feature contract
+    checked. The alias is resolved to a version number first, so one load answers with one
+    version even if the alias moves meanwhile."""
+    from training import pyfunc, tracking
+
+    if path is not None:
+        uri, shown = str(path), f"the packaged {use_case} model at {path}"
+        version = str(version) if version is not None else "packaged"
+    else:
+        mv = resolve_version(tracking.connect(ws), use_case, version)
+        version, uri = str(mv.version), f"models:/{registered_model_name(use_case)}/{mv.version}"
+        shown = f"{registered_model_name(use_case)} v{version}"
+    try:
+        bundle = pyfunc.load_bundle(uri)
+    except Exception as exc:  # MLflow raises many kinds (missing artifacts, unpickling)
+        raise PomonaError(f"cannot load {shown}: {str(exc).splitlines()[0]}") from None
+    check_contract(bundle, use_case, ws, version)
+    return LoadedModel(use_case, version, uri, bundle)
+
+
+def export_model(use_case: str, ws: Workspace, dest: Path) -> tuple[LoadedModel, Path, str]:
+    """Download the champion's MLflow model folder into ``dest`` and check its contract:
+    the loaded model (from the downloaded copy), the local folder and the version's run id."""
+    import mlflow
+
+    from training import tracking
+
+    mv = resolve_version(tracking.connect(ws), use_case)
+    dest.mkdir(parents=True, exist_ok=True)
+    name = registered_model_name(use_case)
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(dest))
+    except Exception as exc:  # MLflow raises many kinds (missing artifacts)
+        raise PomonaError(f"cannot export {name} v{mv.version}: {str(exc).splitlines()[0]}") from None
+    loaded = load_model(use_case, ws, str(mv.version), path=local)
+    return loaded, Path(local), str(mv.run_id or "")
+
+
+def input_example(use_case: str, version: str):
+    """The input example logged with ``version`` (a DataFrame of model-input rows), or None."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(f"models:/{registered_model_name(use_case)}/{version}").input_example
+
+
+def promote(ws: Workspace, client: MlflowClient, use_case: str, version: int | str, reason: str) -> dict:
+    """Make an existing ``version`` the champion (manual promotion, recorded in the ledger)."""
+    mv = resolve_version(client, use_case, version)
+    return move_champion(ws, client, use_case, str(mv.version), action="promote", reason=reason)

@@ -1,7 +1,7 @@
 """Held-out data, never random where time matters.
 
 Each function returns boolean masks (or cut-off times) over a frame in canonical columns.
-``resolve`` turns a config's ``kind: auto`` into the dataset's reference protocol.
+``resolve`` turns a config's ``kind: auto`` into the protocol the use case names for its dataset.
 """
 
 from __future__ import annotations
@@ -12,18 +12,12 @@ import numpy as np
 import pandas as pd
 
 from pomona.errors import PomonaError
-from pomona.schemas import SPLIT, Manifest
-
-# Reference protocols of the public datasets (see ../shared/data/README.md).
-REFERENCE_TEST_START = {"vehicle-insurance-fraud": "1996-01-01"}
+from pomona.schemas import SPLIT
 
 
-def resolve(kind: str, use_case: str, manifest: Manifest) -> str:
-    """The split kind to use: ``auto`` maps to the use case's (and dataset's) protocol."""
-    if kind != "auto":
-        return kind
-    return {"recommendations": "per_user", "ranking": "official", "fraud": "temporal",
-            "forecasting": "official" if manifest.dataset == "m4" else "rolling_origin"}[use_case]
+def resolve(kind: str, default: str) -> str:
+    """The split kind to use: ``auto`` maps to ``default``, the use case's (and dataset's) protocol."""
+    return default if kind == "auto" else kind
 
 
 @dataclass
@@ -32,7 +26,7 @@ class Masks:
     test: np.ndarray
     valid: np.ndarray | None = None  # a part of train (the end of it for temporal splits)
 
-    def check(self, what: str) -> "Masks":
+    def check(self, what: str) -> Masks:
         for name in ("train", "test"):
             if not getattr(self, name).any():
                 raise PomonaError(f"empty {name}ing window for {what}; check the split in the config")
@@ -73,16 +67,4 @@ def official(split: pd.Series) -> Masks:
     return Masks(train=(split == "train").to_numpy(), test=(split == "test").to_numpy())
 
 
-def rolling_origins(ts: pd.Series, horizon_steps: int, origins: int, freq: str) -> list[pd.Timestamp]:
-    """Forecast origins (last training timestamp of each fold), the latest one ``horizon``
-    steps before the end, each earlier one a further ``horizon`` steps back."""
-    end = pd.to_datetime(ts, utc=True).max()
-    step = pd.tseries.frequencies.to_offset(freq)
-    out = []
-    for i in range(origins, 0, -1):
-        origin = end - step * (horizon_steps * i)
-        out.append(origin)
-    return out
-
-
-__all__ = ["Masks", "REFERENCE_TEST_START", "official", "per_user", "resolve", "rolling_origins", "temporal"]
+__all__ = ["Masks", "official", "per_user", "resolve", "temporal"]

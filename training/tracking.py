@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
@@ -54,6 +55,33 @@ def experiment(ws: Workspace, use_case: str) -> str:
     if "://" not in location:
         location = Path(location).resolve().as_uri()
     return client.create_experiment(name, artifact_location=f"{location.rstrip('/')}/{use_case}")
+
+
+# The run API the job uses, from this adapter only (MLflow's fluent API on the active run).
+start_run = mlflow.start_run
+end_run = mlflow.end_run
+log_params = mlflow.log_params
+log_metrics = mlflow.log_metrics
+set_tags = mlflow.set_tags
+
+
+def fail_open_runs(parent_id: str) -> None:
+    """Mark the nested runs still open, and the parent, FAILED (a job that did not finish)."""
+    while mlflow.active_run() is not None:
+        run = mlflow.active_run()
+        mlflow.end_run(status="FAILED")
+        if run.info.run_id == parent_id:
+            break
+    try:
+        MlflowClient().set_terminated(parent_id, status="FAILED")
+    except MlflowException:
+        pass
+
+
+def search_runs(ws: Workspace, use_case: str) -> pd.DataFrame:
+    """Every run of the use case's experiment, newest first (MLflow's ``search_runs`` frame)."""
+    connect(ws)
+    return mlflow.search_runs(experiment_ids=[experiment(ws, use_case)], order_by=["attributes.start_time DESC"])
 
 
 def git_commit() -> str:
@@ -101,9 +129,10 @@ def log_training_data(frame: pd.DataFrame, *, name: str, label: str, window: tup
 def requirements(use_case: str) -> list[str]:
     """Pinned requirements of a logged model (stated, so MLflow need not infer them by
     re-importing the model in a subprocess, which took seconds per model)."""
-    libs = ["mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "pyarrow", "scipy", "cloudpickle"]
-    if use_case == "recommendations":
-        libs.append("torch")
+    from models.scoring import requirements as extra
+
+    libs = ["mlflow", "scikit-learn", "lightgbm", "pandas", "numpy", "pyarrow", "scipy", "cloudpickle",
+            *extra(use_case)]
     return [f"{lib}=={importlib.metadata.version(lib)}" for lib in libs]
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
 from pomona import schemas
-from pomona.data._world import CATEGORY_NAMES, SUMMER_CATEGORIES, Scale, World, rng_for, to_utc, DAY
+from pomona.data._world import CATEGORY_NAMES, DAY, SUMMER_CATEGORIES, Scale, World, rng_for, to_utc
 
 HORIZON = 28
 DAYS = 365
@@ -47,7 +47,7 @@ def demand(w: World, scale: Scale, seed: int) -> Iterator[pd.DataFrame]:
     d = np.arange(DAYS)
     # product level: a price path with 2-4 changes, an elasticity, a yearly season
     changes = np.zeros((n_p, DAYS))
-    for k in range(4):
+    for _ in range(4):
         at = rng.integers(20, DAYS, n_p)
         step = np.where(rng.random(n_p) < 0.75, np.log(rng.uniform(0.9, 1.12, n_p)), 0.0)
         changes += (d[None, :] >= at[:, None]) * step[:, None]

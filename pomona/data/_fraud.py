@@ -7,13 +7,25 @@ travel, new devices and big purchases; four fraud patterns are injected on top.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
 from pomona import schemas
-from pomona.data._world import COUNTRIES, COUNTRY_WEIGHTS, DAY, HOUR_SHOPPING, YEAR, GroupSampler, Scale, World, rng_for, to_utc
+from pomona.data._world import (
+    COUNTRIES,
+    COUNTRY_WEIGHTS,
+    DAY,
+    HOUR_SHOPPING,
+    YEAR,
+    GroupSampler,
+    Scale,
+    World,
+    rng_for,
+    to_utc,
+)
+from pomona.data.fraud import IS_FRAUD
 
 # merchant category -> amount multiplier of the account's typical amount
 MERCHANT_CATEGORIES = {"grocery": 1.0, "restaurants": 0.8, "fuel": 1.2, "fashion": 1.6, "electronics": 3.0,
@@ -234,7 +246,7 @@ def transactions(w: World, mer: Merchants, scale: Scale, seed: int, chunk_rows: 
             schemas.MERCHANT_ID: cols["merchant"][s] + 1,
             schemas.TS: to_utc(cols["t"][s]),
             "amount": cols["amount"][s],
-            schemas.IS_FRAUD: cols["fraud"][s].astype("int64"),
+            IS_FRAUD: cols["fraud"][s].astype("int64"),
             "device_id": cols["device"][s],
             "country": countries[cols["country"][s]],
             "channel": CHANNELS[cols["channel"][s]],

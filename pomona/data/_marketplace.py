@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
 from pomona import schemas
-from pomona.data._world import (ADJECTIVES, BRANDS, COLORS, DAY, HOUR_SHOPPING, NOUNS, YEAR, GroupSampler,
-                                Scale, World, month_of, pick_rows, rng_for, to_utc, with_rhythm)
+from pomona.data._world import (
+    ADJECTIVES,
+    BRANDS,
+    COLORS,
+    DAY,
+    HOUR_SHOPPING,
+    NOUNS,
+    YEAR,
+    GroupSampler,
+    Scale,
+    World,
+    month_of,
+    pick_rows,
+    rng_for,
+    to_utc,
+    with_rhythm,
+)
 
 VIEWS_PER_SESSION = 5.0  # 1 + Poisson(4)
 ROWS_PER_VIEW = 1.12  # views plus the add-to-cart and purchase rows they lead to (measured)

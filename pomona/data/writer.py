@@ -19,9 +19,9 @@ class DatasetWriter:
 
     Usage::
 
-        with DatasetWriter(ws, "fraud", "synthetic", source={"seed": "0"}, force=True) as w:
+        with DatasetWriter(ws, use_case, "synthetic", source={"seed": "0"}, force=True) as w:
             for chunk in chunks:
-                w.append("transactions", chunk)
+                w.append(table, chunk)
 
     Each appended chunk is checked against the canonical schema (a bad chunk raises a
     :class:`PomonaError` and nothing replaces the existing data). Tables are written as
@@ -36,13 +36,13 @@ class DatasetWriter:
         self.dataset = dataset
         self.source = {k: str(v) for k, v in (source or {}).items()}
         self.force = force
-        self.forecast_meta = dict(frequency=frequency, season_length=season_length, horizon=horizon)
+        self.series_meta = dict(frequency=frequency, season_length=season_length, horizon=horizon)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._info: dict[str, schemas.TableInfo] = {}
         self._ctx = None
         self._stage: Path | None = None
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> DatasetWriter:
         target = self.ws.ensure_writable().dataset_dir(self.use_case)
         if (target / "manifest.json").exists() and not self.force:
             old = schemas.Manifest.read(target)
@@ -55,7 +55,7 @@ class DatasetWriter:
 
     def append(self, table: str, df: pd.DataFrame, *, text_columns: tuple[str, ...] = ()) -> None:
         assert self._stage is not None, "use DatasetWriter as a context manager"
-        allowed = {**schemas.TABLES[self.use_case], **schemas.OPTIONAL_TABLES[self.use_case]}
+        allowed = schemas.tables(self.use_case)
         if table not in allowed:
             raise PomonaError(f"{self.use_case} has no table {table!r}")
         df = schemas.conform(df, self.use_case, table, where=f"{self.dataset} {table}")
@@ -91,7 +91,7 @@ class DatasetWriter:
         if required not in self._info:
             raise PomonaError(f"{self.dataset}: no {required} rows were written")
         schemas.Manifest(use_case=self.use_case, dataset=self.dataset, source=self.source,
-                         tables=self._info, **self.forecast_meta).write(self._stage)
+                         tables=self._info, **self.series_meta).write(self._stage)
 
 
 def read_manifest(ws: Workspace, use_case: str) -> schemas.Manifest:

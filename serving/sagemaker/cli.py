@@ -1,10 +1,10 @@
-"""The ``pomona deploy`` commands' bodies (the typer layer in ``pomona/cli.py`` only parses)."""
+"""The ``pomona deploy`` commands' bodies (the typer layer in ``pomona/app/cli.py`` only parses)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pomona.errors import PomonaError
 from pomona.workspace import Workspace

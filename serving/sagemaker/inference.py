@@ -9,7 +9,8 @@ Two doors lead to :func:`answer`:
 * the container entry points ``model_fn`` / ``input_fn`` / ``predict_fn`` / ``output_fn``
   (``code/inference.py`` of the model data re-exports them), for SageMaker's PyTorch inference
   container: ``model_fn`` loads the packaged champion exactly as a Bento does
-  (``serving.packaged.load_packaged``, as a Bento: same contract check, same ``prepare``).
+  (``serving.runtime.load_version`` finds the packaged manifest: same contract check, same
+  ``prepare``).
 
 An invalid request gets ``{"error": ..., "status": 400}`` (503 for an unreachable store) as the
 answer rather than an exception, so the caller sees the same message the HTTP service gives.
@@ -17,7 +18,6 @@ answer rather than an exception, so the caller sees the same message the HTTP se
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pomona.errors import PomonaError
+from pomona.usecases import layer_module
 from pomona.workspace import Workspace
 from serving import runtime
 from serving.errors import NotReady, RequestError, StoreUnavailable
@@ -33,14 +34,12 @@ from serving.errors import NotReady, RequestError, StoreUnavailable
 def fixed_champion(loaded: runtime.Loaded, ws: Workspace) -> runtime.Champion:
     """A :class:`runtime.Champion` that always answers with ``loaded`` (no alias polling: a
     SageMaker model is immutable; deploy a new one to change it)."""
-    champion = runtime.Champion(loaded.use_case, ws, interval=1.0)
-    champion._current = loaded
-    return champion
+    return runtime.Champion.fixed(loaded, ws)
 
 
 def answer(use_case: str, champion: runtime.Champion, payload: Any, ws: Workspace) -> dict:
     """The endpoint's JSON answer to ``payload`` (a parsed JSON object)."""
-    module = importlib.import_module(f"serving.{use_case}")
+    module = layer_module(use_case, "serving")
     model = module.request_model(ws)
     if not isinstance(payload, dict):
         return {"error": "body: expected a JSON object", "status": 400}
@@ -67,13 +66,10 @@ def model_fn(model_dir: str):
     os.environ.setdefault("POMONA_HOME", str(Path(model_dir) / "workspace"))
     from serving import packaged
 
-    manifest = packaged.read_manifest(Path(os.environ["POMONA_BENTO_MANIFEST"]))
-    store = Path(model_dir) / manifest.get("store_config", "")
-    if store.is_file():
-        os.environ.setdefault("POMONA_CONFIG", str(store))
-    (use_case,) = manifest["use_cases"]
+    packaged.use_packaged_store_config()
+    (use_case,) = packaged.read_manifest(packaged.manifest_path())["use_cases"]
     ws = Workspace(Path(os.environ["POMONA_HOME"]))
-    return use_case, fixed_champion(packaged.load_packaged(use_case, ws), ws)
+    return use_case, fixed_champion(runtime.load_version(use_case, ws), ws)
 
 
 def input_fn(body, content_type: str = "application/json"):

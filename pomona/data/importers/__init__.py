@@ -5,48 +5,46 @@ before anything is written, and writes through :class:`~pomona.data.writer.Datas
 so bad input raises a one-line :class:`~pomona.errors.PomonaError` and leaves the workspace
 as it was. A dataset replaces only its own use case's data (and only with ``force``).
 
-=========================  ===============  ==========================================
-name                       use case         input
-=========================  ===============  ==========================================
-movielens-100k             recommendations  GroupLens folder or ``u.data``
-svmlight-ranking           ranking          folder with ``rank.train``/``rank.test``
-vehicle-insurance-fraud    fraud            ``fraud_oracle.csv`` or its folder
-creditcard-fraud           fraud            ``creditcard.csv`` or its folder
-m4                         forecasting      ``<Freq>-train.csv``/``-test.csv`` or folder
-=========================  ===============  ==========================================
+Each use case's data module lists its importers (``IMPORTERS = {name: "module:function"}``,
+imported when used); this module collects them from every registered use case
+(``pomona data formats`` lists them).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from pomona.data.importers.fraud_csv import import_creditcard, import_vehicle_insurance
-from pomona.data.importers.m4 import import_m4
-from pomona.data.importers.movielens import import_movielens
-from pomona.data.importers.svmlight import import_svmlight
 from pomona.errors import PomonaError
 from pomona.schemas import Manifest
+from pomona.usecases import layer_module, use_cases
 from pomona.workspace import Workspace
 
 Importer = Callable[..., Manifest]
 
-IMPORTERS: dict[str, Importer] = {
-    "movielens-100k": import_movielens,
-    "svmlight-ranking": import_svmlight,
-    "vehicle-insurance-fraud": import_vehicle_insurance,
-    "creditcard-fraud": import_creditcard,
-    "m4": import_m4,
-}
 
-USE_CASE_OF: dict[str, str] = {
-    "movielens-100k": "recommendations",
-    "svmlight-ranking": "ranking",
-    "vehicle-insurance-fraud": "fraud",
-    "creditcard-fraud": "fraud",
-    "m4": "forecasting",
-}
+def importers() -> dict[str, tuple[str, Importer]]:
+    """Dataset name -> (use case, importer), over every registered use case."""
+    out: dict[str, tuple[str, Importer]] = {}
+    for uc in use_cases():
+        for name, ref in getattr(layer_module(uc, "data"), "IMPORTERS", {}).items():
+            out[name] = (uc, _resolve(ref))
+    return out
+
+
+def _resolve(ref: str | Importer) -> Importer:
+    if callable(ref):
+        return ref
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def __getattr__(attr: str):
+    if attr == "IMPORTERS":  # dataset name -> importer, as registered now
+        return {name: fn for name, (_, fn) in importers().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
 def import_dataset(ws: Workspace, dataset: str, path: str | os.PathLike[str], *,
@@ -54,14 +52,16 @@ def import_dataset(ws: Workspace, dataset: str, path: str | os.PathLike[str], *,
                    force: bool = False, verify_checksum: bool = True) -> Manifest:
     """Import ``dataset`` from ``path`` into ``ws`` and return the written manifest.
 
-    ``test_path``: a separate test file (svmlight-ranking, m4). ``frequency``: the M4
-    subset (hourly, daily, ...; default from the file name). ``force`` replaces data the
-    use case already holds; ``verify_checksum`` checks the md5 of known original files.
+    ``test_path``: a separate test file (for datasets published as two files). ``frequency``:
+    the subset of a multi-frequency collection (hourly, daily, ...; default from the file name).
+    ``force`` replaces data the use case already holds; ``verify_checksum`` checks the md5 of
+    known original files.
     """
-    if dataset not in IMPORTERS:
-        raise PomonaError(f"unknown dataset {dataset!r}; expected one of: {', '.join(IMPORTERS)}")
-    return IMPORTERS[dataset](ws, Path(path), test_path=Path(test_path) if test_path is not None else None,
-                              frequency=frequency, force=force, verify_checksum=verify_checksum)
+    known = importers()
+    if dataset not in known:
+        raise PomonaError(f"unknown dataset {dataset!r}; expected one of: {', '.join(known)}")
+    return known[dataset][1](ws, Path(path), test_path=Path(test_path) if test_path is not None else None,
+                             frequency=frequency, force=force, verify_checksum=verify_checksum)
 
 
-__all__ = ["IMPORTERS", "USE_CASE_OF", "import_dataset"]
+__all__ = ["IMPORTERS", "import_dataset", "importers"]

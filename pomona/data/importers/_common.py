@@ -16,16 +16,6 @@ import pandas as pd
 from pomona.errors import PomonaError
 from pomona.workspace import Workspace
 
-# md5 of the files as distributed; checked only for a file with its original name.
-KNOWN_MD5: dict[str, str] = {
-    "u.data": "5f514ee583447b26891e0b3515665060",
-    "rank.train": "8178c79fb07eccc322c81c87fa7a28ec",
-    "rank.test": "7b3da47f84c45d0f9c9ea6da6d731cd0",
-    "fraud_oracle.csv": "a831cf33f062a0a7c846cc5a6daa75e7",
-    "Hourly-train.csv": "5838f531d0a29ba6aa70a90f72c82686",
-    "Hourly-test.csv": "d3f313cdb3417c30297ae4beec188266",
-}
-
 
 def md5sum(path: Path) -> str:
     digest = hashlib.md5()
@@ -35,10 +25,11 @@ def md5sum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_md5(path: Path, verify: bool) -> str:
-    """Return the file's md5; if ``verify`` and the file is a known one, it must match."""
+def check_md5(path: Path, verify: bool, known: dict[str, str]) -> str:
+    """Return the file's md5; if ``verify`` and the file is a known one (``known``: file name ->
+    md5 as distributed; checked only for a file with its original name), it must match."""
     actual = md5sum(path)
-    expected = KNOWN_MD5.get(path.name)
+    expected = known.get(path.name)
     if verify and expected is not None and actual != expected:
         raise PomonaError(
             f"{path} has md5 {actual}, expected {expected} for the original {path.name}; "

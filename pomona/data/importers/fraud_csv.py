@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pomona import schemas as S
+from pomona.data.fraud import IS_FRAUD
 from pomona.data.importers import _common as C
 from pomona.data.writer import DatasetWriter
 from pomona.errors import PomonaError
@@ -27,6 +28,7 @@ from pomona.schemas import Manifest
 from pomona.workspace import Workspace
 
 USE_CASE = "fraud"
+KNOWN_MD5 = {"fraud_oracle.csv": "a831cf33f062a0a7c846cc5a6daa75e7"}  # as distributed
 VEHICLE = "vehicle-insurance-fraud"
 CREDITCARD = "creditcard-fraud"
 
@@ -83,7 +85,7 @@ def vehicle_transactions(path: Path) -> pd.DataFrame:
         S.ACCOUNT_ID: np.zeros(len(raw), dtype="int64"),  # the data has no account
         S.MERCHANT_ID: np.zeros(len(raw), dtype="int64"),  # nor a merchant
         S.TS: ts,
-        S.IS_FRAUD: raw[VEHICLE_LABEL],
+        IS_FRAUD: raw[VEHICLE_LABEL],
     }, index=raw.index)
     for col in raw.columns:
         if col in (VEHICLE_LABEL, VEHICLE_ROW_ID) or col in out.columns:
@@ -106,7 +108,7 @@ def creditcard_transactions(path: Path) -> pd.DataFrame:
         S.ACCOUNT_ID: np.zeros(len(raw), dtype="int64"),  # anonymised: no card id
         S.MERCHANT_ID: np.zeros(len(raw), dtype="int64"),  # nor a merchant
         S.TS: (CREDITCARD_START + pd.to_timedelta(seconds.to_numpy(dtype="float64"), unit="s")).astype("datetime64[us, UTC]"),
-        S.IS_FRAUD: raw["Class"].to_numpy(),
+        IS_FRAUD: raw["Class"].to_numpy(),
         "amount": C.numeric(raw, "Amount", where).astype("float64").to_numpy(),
     })
     for col in CREDITCARD_V:
@@ -116,7 +118,7 @@ def creditcard_transactions(path: Path) -> pd.DataFrame:
 
 def _run(ws: Workspace, name: str, file: Path, read, *, force: bool, verify_checksum: bool) -> Manifest:
     C.check_target(ws, USE_CASE, force)
-    md5 = C.check_md5(file, verify_checksum)
+    md5 = C.check_md5(file, verify_checksum, KNOWN_MD5)
     df = read(file)
     with DatasetWriter(ws, USE_CASE, name, source=C.source(file=(file, md5)), force=force) as w:
         w.append("transactions", df)

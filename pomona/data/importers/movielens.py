@@ -23,6 +23,7 @@ from pomona.schemas import Manifest
 from pomona.workspace import Workspace
 
 NAME = "movielens-100k"
+KNOWN_MD5 = {"u.data": "5f514ee583447b26891e0b3515665060"}  # as distributed
 USE_CASE = "recommendations"
 GENRES = ("unknown", "action", "adventure", "animation", "childrens", "comedy", "crime", "documentary",
           "drama", "fantasy", "film_noir", "horror", "musical", "mystery", "romance", "sci_fi", "thriller",
@@ -113,7 +114,7 @@ def import_movielens(ws: Workspace, path: Path, *, test_path=None, frequency=Non
     item_file = item_file if item_file and item_file.is_file() else None
     user_file = user_file if user_file and user_file.is_file() else None
 
-    data_md5 = C.check_md5(data, verify_checksum)
+    data_md5 = C.check_md5(data, verify_checksum, KNOWN_MD5)
     ratings = read_ratings(data)
     users = _entities(ratings, S.USER_ID, read_users(user_file) if user_file else None, user_file)
     products = _entities(ratings, S.PRODUCT_ID, read_items(item_file) if item_file else None, item_file)

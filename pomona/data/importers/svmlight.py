@@ -24,6 +24,8 @@ from pomona.schemas import Manifest
 from pomona.workspace import Workspace
 
 NAME = "svmlight-ranking"
+KNOWN_MD5 = {"rank.train": "8178c79fb07eccc322c81c87fa7a28ec",  # as distributed
+             "rank.test": "7b3da47f84c45d0f9c9ea6da6d731cd0"}
 USE_CASE = "ranking"
 TIMESTAMP = pd.Timestamp("2000-01-01", tz="UTC")  # the data has no time; one constant for all rows
 
@@ -149,7 +151,7 @@ def import_svmlight(ws: Workspace, path: Path, *, test_path: Path | None = None,
     C.not_used(NAME, frequency=frequency)
     train_file, test_file = _files(path, test_path)
     C.check_target(ws, USE_CASE, force)
-    md5s = {f: C.check_md5(f, verify_checksum) for f in (train_file, test_file)}
+    md5s = {f: C.check_md5(f, verify_checksum, KNOWN_MD5) for f in (train_file, test_file)}
     df = judgments(parse(train_file), parse(test_file))
     src = C.source(train=(train_file, md5s[train_file]), test=(test_file, md5s[test_file]))
     with DatasetWriter(ws, USE_CASE, NAME, source=src, force=force) as w:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
+from pomona.app.args import ALL, REGISTERED, REGISTRY_ERROR, Frequency, Scale, UseCaseArg, _echo_json, _ws
+from pomona.app.deploy import deploy_app
 from pomona.errors import PomonaError
+from pomona.usecases import use_cases
 
-app = typer.Typer(help="Pomona: recommendations, ranking, fraud and forecasting on Feast + MLflow.",
+app = typer.Typer(help=f"Pomona: {', '.join(REGISTERED)} on Feast + MLflow.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None)
 data_app = typer.Typer(help="Generate the synthetic marketplace or import a public dataset.", no_args_is_help=True)
@@ -27,41 +29,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 models_app = typer.Typer(help="The model registry: champions, history, promotion and rollback.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-deploy_app = typer.Typer(help="Deploy a champion to Amazon SageMaker (endpoint, local mode, Batch Transform).",
-                         no_args_is_help=True)
 app.add_typer(deploy_app, name="deploy")
-
-
-class Scale(str, Enum):
-    small = "small"
-    medium = "medium"
-    large = "large"
-
-
-class UseCaseArg(str, Enum):
-    recommendations = "recommendations"
-    ranking = "ranking"
-    fraud = "fraud"
-    forecasting = "forecasting"
-
-
-class Frequency(str, Enum):
-    hourly = "hourly"
-    daily = "daily"
-    weekly = "weekly"
-    monthly = "monthly"
-    quarterly = "quarterly"
-    yearly = "yearly"
-
-
-def _ws():
-    from pomona.workspace import workspace
-
-    return workspace()
-
-
-def _echo_json(obj) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
 
 
 @app.callback()
@@ -81,7 +49,7 @@ def _root(home: Optional[Path] = typer.Option(None, "--home", envvar="POMONA_HOM
 def data_generate(scale: Scale = typer.Option(Scale.small, help="small (seconds), medium or large (millions of rows)."),
                   seed: int = typer.Option(0, help="Random seed; the same seed gives the same world."),
                   force: bool = typer.Option(False, "--force", help="Replace data already in the workspace.")):
-    """Write the synthetic marketplace for all four use cases."""
+    """Write the synthetic marketplace for every use case."""
     from pomona.data.generate import generate
 
     manifests = generate(_ws(), scale=scale.value, seed=seed, force=force)
@@ -91,10 +59,11 @@ def data_generate(scale: Scale = typer.Option(Scale.small, help="small (seconds)
 
 
 @data_app.command("import")
-def data_import(dataset: str = typer.Argument(..., help="movielens-100k | svmlight-ranking | vehicle-insurance-fraud | creditcard-fraud | m4"),
+def data_import(dataset: str = typer.Argument(..., help="A dataset name: 'pomona data formats' lists them."),
                 path: Path = typer.Option(..., "--path", help="The dataset's folder as distributed, or a single file."),
                 test_path: Optional[Path] = typer.Option(None, "--test-path", help="A separate test file."),
-                frequency: Optional[Frequency] = typer.Option(None, "--frequency", help="M4 only: which subset."),
+                frequency: Optional[Frequency] = typer.Option(None, "--frequency",
+                                                              help="Multi-frequency collections (M4): which subset."),
                 force: bool = typer.Option(False, "--force", help="Replace this use case's data."),
                 no_checksum: bool = typer.Option(False, "--no-checksum",
                                                  help="Skip the md5 check of known files (for subsets or edited copies).")):
@@ -108,14 +77,22 @@ def data_import(dataset: str = typer.Argument(..., help="movielens-100k | svmlig
     typer.echo(f"imported {dataset} as {m.use_case}: {rows}")
 
 
+@data_app.command("formats")
+def data_formats():
+    """The datasets 'pomona data import' reads, and the use case each fills."""
+    from pomona.data.importers import importers
+
+    for name, (uc, fn) in importers().items():
+        typer.echo(f"{name:26s} {uc:16s} {(fn.__doc__ or '').strip().splitlines()[0] if fn.__doc__ else ''}")
+
+
 @data_app.command("show")
 def data_show():
     """What data the workspace holds, per use case."""
     from pomona import schemas
-    from pomona.usecases import USE_CASES
 
     ws = _ws()
-    for uc in USE_CASES:
+    for uc in use_cases():
         folder = ws.dataset_dir(uc)
         if not (folder / "manifest.json").exists():
             typer.echo(f"{uc:16s} (none)")
@@ -179,18 +156,10 @@ def models_history(use_case: UseCaseArg, as_json: bool = typer.Option(False, "--
 def models_promote(use_case: UseCaseArg, version: int = typer.Argument(..., min=1),
                    reason: str = typer.Option("manual promotion", "--reason")):
     """Make a registered version the champion (recorded in the ledger)."""
-    from mlflow.exceptions import MlflowException
-
-    from pomona.usecases import registered_model_name
     from training import registry, tracking
 
     ws = _ws()
-    client = tracking.connect(ws)
-    try:
-        client.get_model_version(registered_model_name(use_case.value), str(version))
-    except MlflowException:
-        raise PomonaError(f"{registered_model_name(use_case.value)} has no version {version}") from None
-    registry.move_champion(ws, client, use_case.value, str(version), action="promote", reason=reason)
+    registry.promote(ws, tracking.connect(ws), use_case.value, version, reason)
     typer.echo(f"{use_case.value}: champion is now version {version}")
 
 
@@ -222,7 +191,7 @@ def score_cmd(use_case: UseCaseArg,
 
 
 @app.command("build")
-def build_cmd(use_case: str = typer.Argument(..., help="recommendations | ranking | fraud | forecasting | all")):
+def build_cmd(use_case: str = typer.Argument(..., help=f"{' | '.join(REGISTERED)} | {ALL}")):
     """Build a Bento of the use case's service with its champion inside (bentoml build)."""
     from serving.build import build
 
@@ -231,64 +200,8 @@ def build_cmd(use_case: str = typer.Argument(..., help="recommendations | rankin
                f"serve: BENTOML_HOME={r['bentoml_home']} bentoml serve {r['tag']}")
 
 
-def _sagemaker_options(role_arn, region, instance_type, bucket, endpoint_name) -> dict:
-    return {"role_arn": role_arn, "region": region, "instance_type": instance_type, "bucket": bucket,
-            "endpoint_name": endpoint_name}
-
-
-ROLE_OPT = typer.Option(None, "--role-arn", help="IAM role SageMaker assumes (arn:aws:iam::<account>:role/<name>).")
-REGION_OPT = typer.Option(None, "--region", help="AWS region (default: configs/sagemaker.yaml, $AWS_DEFAULT_REGION).")
-BUCKET_OPT = typer.Option(None, "--bucket", help="S3 bucket for the model data.")
-SM_CONFIG_OPT = typer.Option(None, "--sagemaker-config", help="Deployment YAML (default configs/sagemaker.yaml).")
-
-
-@deploy_app.command("sagemaker")
-def deploy_sagemaker_cmd(
-        use_case: UseCaseArg, role_arn: Optional[str] = ROLE_OPT, region: Optional[str] = REGION_OPT,
-        instance_type: Optional[str] = typer.Option(None, "--instance-type", help="e.g. ml.m5.large"),
-        endpoint_name: Optional[str] = typer.Option(None, "--endpoint-name", help="Default pomona-<use-case>."),
-        bucket: Optional[str] = BUCKET_OPT, config: Optional[Path] = SM_CONFIG_OPT,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan as JSON; call nothing."),
-        mode: str = typer.Option("aws", "--mode", help="aws (a real endpoint) | local (ModelBuilder in-process)."),
-        request: Optional[list[str]] = typer.Option(None, "--request",
-                                                    help="Local mode: a JSON request (or @file) to answer; repeatable.")):
-    """Deploy the champion to a SageMaker real-time endpoint (or run it locally, or print the plan)."""
-    from serving.sagemaker.cli import deploy_cmd
-
-    deploy_cmd(use_case.value, _ws(), config=config, mode=mode, dry_run=dry_run, requests=request or [],
-               echo=typer.echo, **_sagemaker_options(role_arn, region, instance_type, bucket, endpoint_name))
-
-
-@deploy_app.command("sagemaker-delete")
-def deploy_sagemaker_delete_cmd(
-        use_case: UseCaseArg, region: Optional[str] = REGION_OPT,
-        endpoint_name: Optional[str] = typer.Option(None, "--endpoint-name", help="Default pomona-<use-case>."),
-        bucket: Optional[str] = BUCKET_OPT, config: Optional[Path] = SM_CONFIG_OPT):
-    """Tear down the use case's endpoint and the models, configurations and model data this tool created."""
-    from serving.sagemaker.cli import delete_cmd
-
-    delete_cmd(use_case.value, config=config, echo=typer.echo, region=region, bucket=bucket,
-               endpoint_name=endpoint_name)
-
-
-@deploy_app.command("sagemaker-batch")
-def deploy_sagemaker_batch_cmd(
-        use_case: UseCaseArg,
-        input_uri: str = typer.Option(..., "--input", help="s3:// prefix of JSON-lines requests."),
-        output_uri: str = typer.Option(..., "--output", help="s3:// prefix for the answers."),
-        role_arn: Optional[str] = ROLE_OPT, region: Optional[str] = REGION_OPT,
-        instance_type: Optional[str] = typer.Option(None, "--instance-type", help="Batch instance type."),
-        bucket: Optional[str] = BUCKET_OPT, config: Optional[Path] = SM_CONFIG_OPT,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan as JSON; call nothing.")):
-    """Run a SageMaker Batch Transform job with the champion over requests in S3."""
-    from serving.sagemaker.cli import batch_cmd
-
-    batch_cmd(use_case.value, _ws(), config=config, input_uri=input_uri, output_uri=output_uri, dry_run=dry_run,
-              echo=typer.echo, role_arn=role_arn, region=region, batch_instance_type=instance_type, bucket=bucket)
-
-
 @app.command("serve")
-def serve_cmd(use_case: str = typer.Argument("all", help="recommendations | ranking | fraud | forecasting | all"),
+def serve_cmd(use_case: str = typer.Argument(ALL, help=f"{' | '.join(REGISTERED)} | {ALL}"),
               port: int = typer.Option(3000, "--port", help="Port on 127.0.0.1 (POMONA_SERVE_HOST to change).")):
     """Serve the champion(s) over HTTP with BentoML, on live features from the online store."""
     from serving.cli import serve
@@ -299,8 +212,8 @@ def serve_cmd(use_case: str = typer.Argument("all", help="recommendations | rank
 @app.command("demo")
 def demo(scale: Scale = typer.Option(Scale.small, help="Size of the synthetic marketplace."),
          seed: int = typer.Option(0, help="Random seed.")):
-    """Run the main job on the embedded default: generate, apply, materialize, look up."""
-    from pomona import demo as demo_mod
+    """Run the main job on the embedded default: generate, apply, materialize, look up, train."""
+    from pomona.app import demo as demo_mod
 
     demo_mod.run(_ws().ensure_writable(), scale.value, seed, echo=typer.echo)
 
@@ -388,6 +301,9 @@ def features_online(use_case: UseCaseArg,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning expected failures into one line and an exit code."""
+    if REGISTRY_ERROR is not None:
+        typer.echo(f"error: {REGISTRY_ERROR}", err=True)
+        return 1
     try:
         app(args=argv, standalone_mode=False)
     except PomonaError as exc:

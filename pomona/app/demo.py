@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
-import pandas as pd
-
-from pomona import schemas
 from pomona.data.writer import load_table
+from pomona.usecases import use_cases
 from pomona.workspace import Workspace
 
 
@@ -19,25 +17,15 @@ def _step(echo: Callable[[str], None], title: str):
 
 def sample_entity_rows(ws: Workspace) -> dict[str, dict]:
     """One realistic online request per use case: the last row of its main table, with the
-    keys and request fields its FeatureService asks for."""
+    keys and request fields its FeatureService asks for (``features.entity_row``)."""
     import features
-    from pomona.usecases import USE_CASES
 
-    rows: dict[str, dict] = {}
-    for uc in USE_CASES:
-        needed = features.request_schema(uc, ws)
-        last = load_table(ws, uc).iloc[-1]
-        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in last.items() if k in needed}
-        if "txn_unix" in needed:
-            row["txn_unix"] = float(pd.Timestamp(last[schemas.TS]).timestamp())
-        rows[uc] = row
-    return rows
+    return {uc: features.entity_row(uc, load_table(ws, uc).iloc[-1].to_dict(), ws) for uc in use_cases()}
 
 
 def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = print) -> None:
     import features
     from pomona.data.generate import generate
-    from pomona.usecases import USE_CASES
     from training.job import train
 
     echo(f"Pomona demo: workspace {ws.root} (embedded default: parquet + DuckDB offline, SQLite online)")
@@ -47,7 +35,7 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
     echo(f"   done in {time.perf_counter() - t:.1f}s")
 
     t = _step(echo, "2/5 apply the feature store definitions (Feast)")
-    for uc, d in features.apply(ws).items():
+    for d in features.apply(ws).values():
         echo(f"   {d.service_name:22s} {', '.join(p.name for p in d.service.feature_view_projections)}")
     echo(f"   done in {time.perf_counter() - t:.1f}s")
 
@@ -66,7 +54,7 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
 
     t = _step(echo, "5/5 train every use case (MLflow tracking, registry, champion gate)")
     board = []
-    for uc in USE_CASES:
+    for uc in use_cases():
         t_uc = time.perf_counter()
         result = train(uc, seed=seed, ws=ws, log=lambda m: echo(f"   {m}"))
         board.append((result, time.perf_counter() - t_uc))
@@ -83,12 +71,12 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
 
     echo("\nNext:")
     echo(f"   MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{ws.root}/mlflow.db --port 5000")
-    echo("   registry:   pomona models list | pomona models history fraud")
-    echo("   serve:      pomona serve all --port 3000   then, from another shell:")
-    echo("               curl -s -X POST localhost:3000/recommend -H 'content-type: application/json' "
-         "-d '{\"user_id\": 1, \"k\": 5}'")
-    echo("   batch:      pomona score fraud --input rows.parquet --output scored.parquet")
-    echo("   SageMaker:  pomona deploy sagemaker fraud --mode local   (or --dry-run with --role-arn/--region/--bucket)")
+    first = use_cases()[0]
+    echo(f"   registry:   pomona models list | pomona models history {first}")
+    echo("   serve:      pomona serve all --port 3000   then open http://127.0.0.1:3000 (every endpoint,")
+    echo("               with a request to try; curl examples in docs/serving.md)")
+    echo(f"   batch:      pomona score {first} --input rows.parquet --output scored.parquet")
+    echo(f"   SageMaker:  pomona deploy sagemaker {first} --mode local   (or --dry-run with --role-arn/--region/--bucket)")
     echo("   notebooks:  notebooks/01_feature_store.ipynb ... 07 (open in Jupyter, or run headless:")
     echo("               .venv/bin/jupyter execute notebooks/01_feature_store.ipynb)")
 
@@ -106,12 +94,11 @@ def ensure_world(ws: Workspace | None = None, scale: str = "small", seed: int = 
     import features
     from pomona.data.generate import generate
     from pomona.data.writer import read_manifest
-    from pomona.usecases import USE_CASES
     from pomona.workspace import workspace
 
     ws = ws or workspace()
     try:
-        for uc in USE_CASES:
+        for uc in use_cases():
             read_manifest(ws, uc)
     except Exception:  # some use case has no data yet
         generate(ws, scale=scale, seed=seed, progress=False)

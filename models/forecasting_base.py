@@ -1,0 +1,205 @@
+"""What the forecasters share: the long frame's conventions (Nixtla style), default lags and
+windows per frequency, calendar features, the :class:`_Forecaster` base (input checks, future
+index, exogenous inputs) and the seasonal naive benchmark. :mod:`models.forecasting` holds the
+global LightGBM and is the module that configs and the registry name."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from pomona.schemas import PRODUCT_ID, SERIES_ID, SPLIT, STORE_ID, TS, Y
+
+KEYS = (SERIES_ID, TS)
+NOT_EXOGENOUS = frozenset({SERIES_ID, TS, Y, SPLIT, STORE_ID, PRODUCT_ID})  # keys and ids are no inputs
+OUTPUT = [SERIES_ID, TS, "yhat", "yhat_lower", "yhat_upper"]
+
+
+def _step_seconds(freq: str) -> float:
+    """Length of one step in seconds (calendar steps measured at 2000-01-01)."""
+    t0 = pd.Timestamp("2000-01-01")
+    return ((t0 + to_offset(freq)) - t0).total_seconds()
+
+
+def default_lags(season_length: int, freq: str) -> list[int]:
+    """1..m, then multiples of m: up to a week for sub-daily data, 4 seasons for daily, 2 otherwise."""
+    m = max(int(season_length), 1)
+    step = _step_seconds(freq)
+    seasons = 7 if step < 86400 else 4 if step == 86400 else 2
+    if m == 1:
+        return list(range(1, 8 if step <= 86400 else 5))
+    return list(range(1, m + 1)) + [k * m for k in range(2, seasons + 1)]
+
+
+def default_windows(season_length: int, freq: str) -> list[int]:
+    """Rolling means over one season and over the span of the default lags."""
+    m = max(int(season_length), 1)
+    return sorted({max(m, 2), max(default_lags(m, freq))})
+
+
+def calendar(ts: pd.Series | pd.DatetimeIndex, freq: str) -> dict[str, np.ndarray]:
+    """Calendar features that vary at ``freq``: hour and weekday below a day, weekday,
+    day of year and month for daily data, week of year and month for weekly, month for
+    monthly/quarterly; none for yearly."""
+    ts = pd.DatetimeIndex(ts)
+    step = _step_seconds(freq)
+    out: dict[str, np.ndarray] = {}
+    if step < 3600:
+        out["minute"] = ts.minute.to_numpy()
+    if step < 86400:
+        out["hour"] = ts.hour.to_numpy()
+    if step < 7 * 86400:
+        out["dayofweek"] = ts.dayofweek.to_numpy()
+    if 86400 <= step < 7 * 86400:
+        out["dayofyear"] = ts.dayofyear.to_numpy()
+    if 7 * 86400 <= step < 28 * 86400:
+        out["weekofyear"] = ts.isocalendar().week.to_numpy().astype("int64")
+    if 86400 <= step < 365 * 86400:
+        out["month"] = ts.month.to_numpy()
+    return {k: v.astype("float64") for k, v in out.items()}
+
+
+class _Forecaster(RegressorMixin, BaseEstimator):
+    """Input checks, exogenous columns, future timestamps and the horizon limit."""
+
+    def _long(self, X: pd.DataFrame, y=None) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"forecasters need a long pandas DataFrame, got {type(X).__name__}")
+        X = X.copy()
+        if y is not None:
+            X[Y] = np.asarray(y)
+        missing = [c for c in (SERIES_ID, TS, Y) if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the columns {missing} (needs series_id, event_timestamp, y)")
+        if X[Y].isna().any():
+            raise ValueError(f"y has {int(X[Y].isna().sum())} missing values; fill or drop them before fit")
+        if X.duplicated([SERIES_ID, TS]).any():
+            raise ValueError("X has duplicate (series_id, event_timestamp) rows")
+        X[Y] = X[Y].astype("float64")
+        return X.sort_values([SERIES_ID, TS], kind="stable").reset_index(drop=True)
+
+    def _fit_common(self, X: pd.DataFrame) -> None:
+        self.exog_ = [c for c in X.columns if c not in NOT_EXOGENOUS
+                      and (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+                      and not pd.api.types.is_datetime64_any_dtype(X[c])]
+        self.series_ = np.asarray(pd.unique(X[SERIES_ID]))
+        self.last_timestamp_ = X.groupby(SERIES_ID, sort=False)[TS].max().reindex(self.series_)
+        self.nonnegative_ = bool((X[Y] >= 0).all())  # demand, counts: forecasts and bounds never below 0
+
+    def _finish(self, out: pd.DataFrame) -> pd.DataFrame:
+        """The output columns; clipped at 0 when the training target never went below it."""
+        out = out[OUTPUT]
+        if getattr(self, "nonnegative_", False):  # models pickled before the attribute existed
+            out = out.assign(**{c: out[c].clip(lower=0.0) for c in ("yhat", "yhat_lower", "yhat_upper")})
+        return out
+
+    def _check_h(self, h: int) -> int:
+        check_is_fitted(self)
+        if int(h) != h or h < 1:
+            raise ValueError(f"h must be a positive integer, got {h!r}")
+        if self.max_horizon_ is not None and h > self.max_horizon_:
+            raise ValueError(f"h={h} exceeds this model's max_horizon_={self.max_horizon_}; "
+                             f"refit with a larger max_horizon")
+        return int(h)
+
+    def _select(self, series) -> np.ndarray:
+        """The fitted series to forecast: all of them, or the given ids (unknown ids raise)."""
+        if series is None:
+            return np.asarray(self.series_)
+        wanted = pd.unique(pd.Series(list(series), dtype="object").astype(str))
+        known = pd.Index(np.asarray(self.series_).astype(str))
+        unknown = [s for s in wanted if s not in known]
+        if unknown:
+            raise ValueError(f"unknown series {unknown[:5]} (the model was fit on {len(known)} series)")
+        return np.asarray(self.series_)[known.get_indexer(wanted)]
+
+    def _future_index(self, h: int, series=None) -> pd.DataFrame:
+        """(series, step) rows for steps 1..h after each series' last timestamp, series-major."""
+        offset = to_offset(self.freq)
+        sel = self._select(series)
+        pos = pd.Index(np.asarray(self.series_)).get_indexer(sel)
+        last = pd.DatetimeIndex(np.asarray(self.last_timestamp_)[pos])
+        tz = last.tz
+        if tz is not None:  # step in local wall time, as pandas' date_range does
+            last = last.tz_localize(None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            steps = np.stack([(last + offset * k).to_numpy() for k in range(1, h + 1)], axis=1)
+        ts = pd.DatetimeIndex(steps.ravel())
+        if tz is not None:
+            ts = ts.tz_localize(tz)
+        return pd.DataFrame({SERIES_ID: np.repeat(sel, h), TS: ts})
+
+    def _future_exog(self, future: pd.DataFrame, X_future: pd.DataFrame | None) -> pd.DataFrame:
+        """``future`` with the exogenous columns from ``X_future`` attached (checked)."""
+        if not self.exog_:
+            return future
+        if X_future is None:
+            raise ValueError(f"this model was fit with exogenous columns {self.exog_}; "
+                             "pass X_future with series_id, event_timestamp and those columns")
+        missing = [c for c in (SERIES_ID, TS, *self.exog_) if c not in X_future.columns]
+        if missing:
+            raise ValueError(f"X_future lacks the exogenous columns {missing} the model was fit with")
+        right = X_future[[SERIES_ID, TS, *self.exog_]].drop_duplicates([SERIES_ID, TS], keep="last")
+        out = future.merge(right, on=[SERIES_ID, TS], how="left", validate="one_to_one")
+        if out[self.exog_].isna().all(axis=1).any():
+            row = out[out[self.exog_].isna().all(axis=1)].iloc[0]
+            raise ValueError(f"X_future has no exogenous values for series {row[SERIES_ID]!r} at "
+                             f"{row[TS]} (needs every forecast step)")
+        return out
+
+
+class SeasonalNaive(_Forecaster):
+    """Repeat each series' last season: ``yhat[t + k] = y[t + k - m * ceil(k / m)]``.
+
+    Intervals: per series, the ``level`` quantile of the in-sample absolute seasonal
+    differences ``|y[t] - y[t - m]|`` (the model's own one-season-ahead errors), widened
+    by ``sqrt(ceil(k / m))`` for step k, the spread of a seasonal random walk after
+    ``ceil(k / m)`` seasons. ``max_horizon=None``: no limit (``max_horizon_`` is None).
+    Exogenous columns are accepted and ignored.
+    """
+
+    def __init__(self, season_length: int = 7, freq: str = "D", max_horizon: int | None = None):
+        self.season_length = season_length
+        self.freq = freq
+        self.max_horizon = max_horizon
+
+    def fit(self, X: pd.DataFrame, y=None):
+        """Store each series' last season and its seasonal-difference errors; returns self."""
+        X = self._long(X, y)
+        self._fit_common(X)
+        self.exog_ = []  # seasonal naive uses none
+        m = int(self.season_length)
+        groups = X.groupby(SERIES_ID, sort=False)[Y]
+        sizes = groups.size().reindex(self.series_)
+        if (sizes < m).any():
+            short = sizes[sizes < m].index[:5].tolist()
+            raise ValueError(f"seasonal naive needs at least season_length={m} values per series; "
+                             f"too short: {short}")
+        self.history_ = {s: v.to_numpy()[-m:] for s, v in groups}
+        self.abs_residuals_ = {s: np.abs(v.to_numpy()[m:] - v.to_numpy()[:-m]) for s, v in groups}
+        self.max_horizon_ = self.max_horizon
+        return self
+
+    def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int = 90,
+                series=None) -> pd.DataFrame:
+        """Forecasts for h steps per series (all, or the ids in ``series``) with ``level``% intervals."""
+        h = self._check_h(h)
+        m = int(self.season_length)
+        out = self._future_index(h, series)
+        k = np.arange(1, h + 1)
+        widen = np.sqrt(np.ceil(k / m))
+        yhat, half = [], []
+        for s in self._select(series):
+            yhat.append(self.history_[s][(k - 1) % m])
+            r = self.abs_residuals_[s]
+            q = np.quantile(r, level / 100.0) if len(r) else np.nan
+            half.append(q * widen)
+        yhat, half = np.concatenate(yhat), np.concatenate(half)
+        out["yhat"], out["yhat_lower"], out["yhat_upper"] = yhat, yhat - half, yhat + half
+        return self._finish(out)
