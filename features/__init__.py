@@ -23,12 +23,14 @@ from features.store import (
     entity_row,
     feature_store,
     fingerprint,
+    join_keys,
     materialize,
     online_features,
     push,
     request_schema,
+    service_views,
     training_frame,
 )
 
-__all__ = ["apply", "definitions", "describe", "entity_frame", "entity_row", "feature_store", "fingerprint", "materialize",
-           "online_features", "push", "request_schema", "training_frame"]
+__all__ = ["apply", "definitions", "describe", "entity_frame", "entity_row", "feature_store", "fingerprint", "join_keys", "materialize",
+           "online_features", "push", "request_schema", "service_views", "training_frame"]

@@ -286,6 +286,17 @@ def _request_schema(store: FeatureStore, use_case: str) -> dict[str, str]:
     return out
 
 
+def service_views(use_case: str, ws: Workspace | None = None) -> dict[str, list[str]]:
+    """The use case's FeatureService as ``{view name: [feature names]}``, in order."""
+    svc = _service(feature_store(ws), use_case)
+    return {p.name: [f.name for f in p.features] for p in svc.feature_view_projections}
+
+
+def join_keys(ws: Workspace | None = None) -> set[str]:
+    """The join keys of every registered entity (the columns that identify an entity row)."""
+    return {e.join_key for e in feature_store(ws).list_entities()}
+
+
 def feature_names(svc, full: bool = False) -> list[str]:
     """The model-facing feature names of a FeatureService, in order."""
     return [f"{p.name_to_use()}__{f.name}" if full else f.name for p in svc.feature_view_projections

@@ -38,10 +38,8 @@ METRIC_KEYS = ("mase", "smape", "owa", "wape", "coverage_90")
 
 
 def prepare(ws, cfg, manifest) -> Data:
-    store = features.feature_store(ws)
     frame = require_rows(features.training_frame("forecasting", ws=ws), "forecasting")
-    svc = store.get_feature_service("forecasting_v1")
-    exog = [f.name for p in svc.feature_view_projections if p.name == CALENDAR_VIEW for f in p.features]
+    exog = features.service_views("forecasting", ws).get(CALENDAR_VIEW, [])
     exog = [c for c in exog if c not in cfg.exclude_features]
     frame = frame[[SERIES_ID, TS, Y, "split", *exog]].sort_values([SERIES_ID, TS], kind="stable").reset_index(drop=True)
     masks = splits.official(frame["split"]).check("forecasting")

@@ -87,7 +87,7 @@ class RowScorer(Scorer):
         import features
 
         schema = features.request_schema(use_case, ws)
-        join_keys = {e.join_key for e in features.feature_store(ws).list_entities()}
+        join_keys = features.join_keys(ws)
         required = [c for c in schema if c not in cls.derived] + [TS]
         return cls(use_case, model, ws, schema, {k for k in schema if k in join_keys}, required)
 
