@@ -75,8 +75,9 @@ def test_a_use_case_from_outside_the_tree_runs_end_to_end(plugin_env):
     before = _tree_digest()
 
     assert "returns" in pomona(env, "data", "generate", "--scale", "small").stdout
-    assert "returns_v1: 2 views (returns_user_history, returns_order)" in pomona(env, "features", "apply").stdout
-    pomona(env, "features", "materialize")
+    applied = pomona(env, "features", "apply", "returns").stdout
+    assert "returns_v1: 2 views (returns_user_history, returns_order)" in applied
+    pomona(env, "features", "materialize", "returns")
 
     result = json.loads(pomona(env, "train", "returns", "--json").stdout)
     assert result["winner"] == "logistic" and result["promoted"] and result["champion_version"] == "1"
