@@ -1,6 +1,8 @@
 """Train on each development dataset in ../shared/data with its reference protocol, through
 the platform (import -> features apply -> pomona train), and print the figures next to the
-published ones. Seeds: the mean of 3 where the test set is small (ranking, fraud).
+published ones: every candidate's validation figures (where the choice is made), and the test
+figures of the chosen candidate and the baseline (scored once). Seeds: the mean of 3 where the
+test set is small (ranking, fraud); "chosen" counts the seeds that chose the candidate.
 
     .venv/bin/python benchmarks/real_data.py [--data ../shared/data] [--only movielens,letor,vehicle,m4]
 """
@@ -61,19 +63,22 @@ def main() -> int:
         t0 = time.perf_counter()
         import_dataset(ws, importer, path, force=True)
         features.apply(ws, [uc])
-        per_seed = []
-        for seed in seeds:
-            r = train(uc, seed=seed, ws=ws, log=lambda m: print(m, file=sys.stderr))
-            per_seed.append({c["name"]: c["metrics"] for c in r.candidates})
+        runs = [train(uc, seed=seed, ws=ws, log=lambda m: print(m, file=sys.stderr)) for seed in seeds]
         secs = time.perf_counter() - t0
         print(f"\n## {key}: {importer} -> {uc} ({len(seeds)} seed(s), {secs:.0f}s in all)\n")
-        print("| model | " + " | ".join(shown) + " |")
-        print("|---|" + "---|" * len(shown))
-        for name in per_seed[0]:
-            vals = [np.mean([s[name][m] for s in per_seed]) for m in shown]
-            print(f"| pomona {name} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+        print("| model | part | chosen | " + " | ".join(shown) + " |")
+        print("|---|---|---|" + "---|" * len(shown))
+        for c in runs[0].candidates:
+            name = c["name"]
+            chosen = sum(r.winner == name for r in runs)
+            for part, field in (("validation", "validation_metrics"), ("test", "metrics")):
+                rows = [x[field] for r in runs for x in r.candidates if x["name"] == name and x[field]]
+                if rows:
+                    vals = [np.mean([row[m] for row in rows]) for m in shown]
+                    print(f"| pomona {name} | {part} ({len(rows)}) | {chosen}/{len(runs)} | "
+                          + " | ".join(f"{v:.4f}" for v in vals) + " |")
         for name, vals in published.items():
-            print(f"| {name} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+            print(f"| {name} | test | | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
     return 0
 
 

@@ -16,12 +16,17 @@ kept apart:
 ``features.store.definitions(use_case, write=True)`` runs ``derive`` into a staging folder,
 then ``define`` against it, and swaps the folder in atomically; ``write=False`` runs
 ``define`` alone against the tables already in ``$POMONA_HOME/features/<use-case>/``.
+Beside the tables, :meth:`Context.record_code` records a hash of the code that derived them
+(:func:`code_hash`); the FeatureService carries it, so the fingerprint covers it.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import io
 import json
+import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -56,6 +61,8 @@ series = Entity(name="series", join_keys=[schemas.SERIES_ID], value_type=ValueTy
 # Parquet schema metadata key under which Context.write records each column's Feast type,
 # as derived from the in-memory frame (so that define() gets exactly those types back).
 FEAST_TYPES_KEY = b"pomona.feast_types"
+# Beside the derived tables: the hash of the code that derived them; on the FeatureService: a tag.
+CODE_FILE, CODE_TAG = "derived_by.json", "pomona.code"
 _TYPES_BY_NAME = {str(t): t for t in (Int64, Float64, String)}
 
 
@@ -135,6 +142,21 @@ class Context:
         """Feast fields of derived table ``name``'s ``columns``, as typed when it was written."""
         return parquet_fields(self._existing(name), columns)
 
+    def record_code(self, module: types.ModuleType) -> str:
+        """Record, beside the staged tables, :func:`code_hash` of ``module`` (the features
+        module whose ``derive`` just wrote them); return it."""
+        if self.stage is None:
+            raise PomonaError(f"the code hash of {self.use_case} is recorded with its staged tables")
+        digest = code_hash(module)
+        (self.stage / CODE_FILE).write_text(json.dumps({"code": digest}))
+        return digest
+
+    def recorded_code(self) -> str | None:
+        """The code hash recorded when the tables in place were derived (``None`` where they
+        were derived before it was recorded)."""
+        path = (self.stage if self.stage is not None else self.out) / CODE_FILE
+        return json.loads(path.read_text())["code"] if path.exists() else None
+
     def _derived_file(self, name: str) -> Path:
         folder = self.stage if self.stage is not None else self.out
         if not folder.is_dir():
@@ -160,6 +182,35 @@ class Definitions:
     @property
     def service_name(self) -> str:
         return self.service.name
+
+
+def code_hash(module: types.ModuleType) -> str:
+    """A hash of the code that derives a use case's tables: ``module``'s source and that of
+    each module it draws on from the ``features`` package or its own top-level package (for
+    the built-ins :mod:`features.base` and :mod:`features.tables`: windows, label delays and
+    builders alike). Sources are compared as syntax trees without docstrings, so comments,
+    docstrings and layout do not count; ``module``'s own name does not either. The same code
+    gives the same hash in every process."""
+    roots = {"features", module.__name__.split(".")[0]}
+    used = {v if isinstance(v, types.ModuleType) else sys.modules.get(getattr(v, "__module__", None) or "")
+            for v in vars(module).values() if isinstance(v, (types.ModuleType, type, types.FunctionType))}
+    deps = sorted(m.__name__ for m in used if m is not None and m is not module and getattr(m, "__file__", None)
+                  and m.__name__.split(".")[0] in roots and m.__name__ not in ("features.store", "features.feast_internals"))
+    digest = hashlib.sha256(_code_tree(module).encode())
+    for name in deps:
+        digest.update(f"\n{name}\n{_code_tree(sys.modules[name])}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _code_tree(module: types.ModuleType) -> str:
+    tree = ast.parse(Path(module.__file__).read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def feast_type(series):

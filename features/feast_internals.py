@@ -20,6 +20,13 @@ a measured reason; when Feast is upgraded, re-check this module against the new 
   connection, switched to WAL mode with ``synchronous=NORMAL`` by :func:`fast_commits`: a
   commit then appends to the log instead of fsyncing the database and its rollback
   journal (~15-20 ms a push, which alone capped a worker near 60 pushes a second).
+* ``feast.utils._prepare_entities_to_read_from_online_store``,
+  ``OnlineStore._read_features_per_fv`` / ``_build_feature_types``,
+  ``feast.utils._augment_response_with_on_demand_transforms`` and ``_drop_unneeded_columns``
+  (private): the steps of ``OnlineStore.get_online_features``, which :func:`read_online` runs
+  itself so that it can drop values older than their view's TTL *between* the read and the
+  on-demand transforms: Feast's online read ignores TTLs (feast-dev/feast#6821), so a dormant
+  key read stale values online but nulls offline, and a transform computed on them.
 
 Where Feast's own path does more than the write (a FeatureService that precomputes vectors
 from a pushed view, a vector-indexed view), :func:`push_row` falls back to
@@ -28,7 +35,8 @@ from a pushed view, a vector-indexed view), :func:`push_row` falls back to
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from datetime import timedelta
 
 import pandas as pd
 from feast import FeatureStore
@@ -119,4 +127,60 @@ def push_targets(store: FeatureStore, push_source: str, registry_version: Hashab
     return _PUSH_TARGETS[key]
 
 
-__all__ = ["FEAST_VERSION", "fast_commits", "push_row", "push_targets", "rows_for_view"]
+def read_online(store: FeatureStore, service, rows: list[dict], full_feature_names: bool,
+                at_us: Sequence[int]) -> dict[str, list]:
+    """``store.get_online_features(service, rows, full_feature_names).to_dict()``, except that a
+    value older than its view's TTL at its row's read time (``at_us``: unix microseconds, one
+    per row) is missing, as the offline point-in-time join has it: kept iff ``event_timestamp +
+    ttl >= at`` (a TTL of 0 never expires). Expired values are nulled (status
+    ``OUTSIDE_MAX_AGE``) before the on-demand transforms run, so a transform sees what it sees
+    offline. An online store that replaces Feast's read path, or a FeatureService that
+    precomputes vectors, is read through Feast's own ``get_online_features`` (no TTL)."""
+    from feast import utils
+    from feast.infra.online_stores.online_store import OnlineStore
+    from feast.online_response import OnlineResponse
+
+    online = getattr(store.provider, "online_store", None)
+    if (getattr(service, "precompute_online", False) or online is None
+            or type(online).get_online_features is not OnlineStore.get_online_features):
+        return store.get_online_features(features=service, entity_rows=rows,
+                                         full_feature_names=full_feature_names).to_dict()
+    columns = {k: [row[k] for row in rows] for k in rows[0]}
+    (join_key_values, grouped_refs, entity_map, odfvs, feature_refs, wanted,
+     response) = utils._prepare_entities_to_read_from_online_store(
+        registry=store.registry, project=store.project, features=service, entity_values=columns,
+        full_feature_names=full_feature_names, native_entity_values=True)
+    ttls = {(f"{fv.projection.name_to_use()}__{name}" if full_feature_names else name): fv.ttl
+            for fv, names in grouped_refs for name in names if fv.ttl}
+    first = len(response.results)  # the join keys and request fields come first
+    online._read_features_per_fv(store.config, grouped_refs, join_key_values, entity_map, response,
+                                 full_feature_names, False)
+    expire(response, first, ttls, at_us)
+    feature_types = online._build_feature_types(grouped_refs)
+    if odfvs:
+        utils._augment_response_with_on_demand_transforms(response, feature_refs, odfvs, full_feature_names,
+                                                          feature_types=feature_types)
+    utils._drop_unneeded_columns(response, wanted)
+    return OnlineResponse(response, feature_types=feature_types).to_dict()
+
+
+def expire(response, first: int, ttls: dict[str, timedelta], at_us: Sequence[int]) -> None:
+    """Null, in a ``GetOnlineFeaturesResponse``, each present value of the feature vectors from
+    index ``first`` on whose event time is older than ``at_us[row] - ttls[feature name]``."""
+    from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
+
+    names = response.metadata.feature_names.val
+    for k in range(first, len(response.results)):
+        ttl = ttls.get(names[k])
+        if ttl is None:
+            continue
+        ttl_us = ttl // timedelta(microseconds=1)
+        vector = response.results[k]
+        for i, ts in enumerate(vector.event_timestamps):
+            if (vector.statuses[i] == FieldStatus.PRESENT
+                    and ts.seconds * 1_000_000 + ts.nanos // 1_000 < at_us[i] - ttl_us):
+                vector.values[i].Clear()
+                vector.statuses[i] = FieldStatus.OUTSIDE_MAX_AGE
+
+
+__all__ = ["FEAST_VERSION", "expire", "fast_commits", "push_row", "push_targets", "read_online", "rows_for_view"]

@@ -193,3 +193,10 @@ def entity_frame(ctx: base.Context) -> pd.DataFrame:
 def entity_row(row: dict) -> dict:
     """The request fields a transaction row implies: its time in unix seconds."""
     return {TXN_TIME: float(pd.Timestamp(row[TS]).timestamp())}
+
+
+def entity_time(row: dict) -> pd.Timestamp | None:
+    """The time an online read for a request row is made at (``features.online_features``):
+    just before its transaction, as the training entity time; ``None`` (now) without one."""
+    unix = row.get(TXN_TIME)
+    return None if unix is None else pd.Timestamp(unix, unit="s", tz="UTC") - BEFORE_TRANSACTION

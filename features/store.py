@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 import yaml
 from feast import FeatureStore, FeatureView, OnDemandFeatureView, RepoConfig
 
-from features import feast_internals
-from features.base import Context, Definitions
+from features import clock, feast_internals
+from features.base import CODE_TAG, Context, Definitions
 from pomona.config import load_config
 from pomona.data.writer import read_manifest
 from pomona.errors import PomonaError
@@ -33,7 +33,6 @@ from pomona.schemas import TS
 from pomona.usecases import check_use_case, feature_service_name, layer_module, use_cases
 from pomona.workspace import Workspace, staged_dir, workspace
 
-log = logging.getLogger(__name__)
 for noisy in ("feast", "dask", "distributed"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", module="feast")
@@ -88,12 +87,21 @@ def definitions(use_case: str, ws: Workspace | None = None, *, write: bool = Fal
     manifest = read_manifest(ws, use_case)
     module = use_case_module(use_case)
     if not write:
-        return module.define(Context(ws, use_case, manifest))
+        ctx = Context(ws, use_case, manifest)
+        return _tagged(module.define(ctx), ctx.recorded_code())
     with staged_dir(ws.features_dir(use_case)) as stage:
         ctx = Context(ws, use_case, manifest, stage)
         module.derive(ctx)
+        code = ctx.record_code(module)
         defs = module.define(ctx)
     ctx.stage = None  # the staged tables are now in place
+    return _tagged(defs, code)
+
+
+def _tagged(defs: Definitions, code: str | None) -> Definitions:
+    """The FeatureService with the hash of the code that derived its tables (see :func:`fingerprint`)."""
+    if code:
+        defs.service.tags[CODE_TAG] = code
     return defs
 
 
@@ -143,18 +151,26 @@ def materialize(ws: Workspace | None = None, start: datetime | None = None, end:
     Defaults cover all the data, per use case: ``start`` is its earliest feature timestamp
     and ``end`` its latest (plus a second), so the online store equals the offline store at
     the end of each use case's data. Each view starts at ``max(start, end - ttl)``: a value
-    already expired at ``end`` is not served online either.
+    already expired at ``end`` is not served online either. ``skipped`` says why nothing was
+    written for a use case (a FeatureService of request features only has no view to load);
+    it is an error when no use case asked for was applied.
     """
     ws = ws or workspace()
     store = feature_store(ws)
     wanted = use_cases or available_use_cases(ws)
-    by_uc = {uc: [fv for fv in store.list_feature_views() if fv.name.startswith(f"{uc}_")] for uc in wanted}
-    if not any(by_uc.values()):
-        raise PomonaError("nothing to materialize; run 'pomona features apply' first")
+    services = {fs.name for fs in store.list_feature_services()}
+    applied = [uc for uc in wanted if feature_service_name(uc) in services]
+    if not applied or (use_cases and len(applied) < len(wanted)):
+        missing = f" (not applied: {', '.join(sorted(set(wanted) - set(applied)))})" if applied else ""
+        raise PomonaError(f"nothing to materialize; run 'pomona features apply' first{missing}")
     rows, done, spans = 0, [], {}
-    for uc, views in by_uc.items():
+    skipped = {uc: "not applied; run 'pomona features apply'" for uc in wanted if uc not in applied}
+    for uc in applied:
+        views = [fv for fv in store.list_feature_views() if fv.name.startswith(f"{uc}_")]
         ranges = [r for r in (_ts_range(fv.batch_source.path) for fv in views) if r]
         if not ranges:
+            skipped[uc] = (f"{feature_service_name(uc)} has no feature view to load (its features come with "
+                           "the request)" if not views else "its feature tables have no rows")
             continue
         uc_start = start or min(r[0] for r in ranges)
         uc_end = end or (max(r[1] for r in ranges) + timedelta(seconds=1))
@@ -167,8 +183,8 @@ def materialize(ws: Workspace | None = None, start: datetime | None = None, end:
             store.materialize(start_date=lo, end_date=uc_end, feature_views=[fv.name])
             done.append(fv.name)
         spans[uc] = (uc_start, uc_end)
-    return {"views": done, "spans": spans, "start": min(s for s, _ in spans.values()),
-            "end": max(e for _, e in spans.values()), "source_rows": rows}
+    return {"views": done, "spans": spans, "start": min((s for s, _ in spans.values()), default=None),
+            "end": max((e for _, e in spans.values()), default=None), "source_rows": rows, "skipped": skipped}
 
 
 def training_frame(use_case: str, entity_df: pd.DataFrame | None = None, ws: Workspace | None = None,
@@ -199,8 +215,13 @@ def training_frame(use_case: str, entity_df: pd.DataFrame | None = None, ws: Wor
 
 
 def online_features(use_case: str, entity_rows: list[dict] | pd.DataFrame, ws: Workspace | None = None,
-                    *, full_feature_names: bool = False) -> pd.DataFrame:
-    """Online feature vectors of the use case's FeatureService for ``entity_rows``."""
+                    *, full_feature_names: bool = False, at=None) -> pd.DataFrame:
+    """Online feature vectors of the use case's FeatureService for ``entity_rows``, as the
+    offline point-in-time join gives them at each row's read time: a value older than its
+    view's TTL then is missing (Feast's own online read ignores TTLs, feast-dev/feast#6821).
+    The read time is ``at`` (a time, or one per row; naive is UTC), by default the row's own
+    time where the features module reads one from it (``entity_time(row)``), else the store's
+    clock (:mod:`features.clock`: now, or the end of the latest materialization)."""
     store = feature_store(ws)
     svc = _service(store, use_case)
     rows = entity_rows.to_dict("records") if isinstance(entity_rows, pd.DataFrame) else list(entity_rows)
@@ -210,8 +231,11 @@ def online_features(use_case: str, entity_rows: list[dict] | pd.DataFrame, ws: W
         if missing:
             raise PomonaError(f"entity row {i} lacks {', '.join(missing)} (needed by {svc.name}: "
                               f"{', '.join(needed)})")
-    resp = store.get_online_features(features=svc, entity_rows=rows, full_feature_names=full_feature_names)
-    return pd.DataFrame(resp.to_dict())  # to_dict + DataFrame: ~1.5 ms less than to_df per call
+    ws, config_path = ws or workspace(), os.environ.get("POMONA_CONFIG", "")
+    times = clock.read_times(rows, at, getattr(use_case_module(use_case), "entity_time", None),
+                             lambda: clock.store_now(store, svc, ws, config_path, _registry_stamp(store)))
+    resp = feast_internals.read_online(store, svc, rows, full_feature_names, times)
+    return pd.DataFrame(resp)  # to_dict + DataFrame: ~1.5 ms less than to_df per call
 
 
 def request_schema(use_case: str, ws: Workspace | None = None) -> dict[str, str]:
@@ -324,7 +348,12 @@ _SERVICES: dict[tuple, object] = {}
 
 
 def fingerprint(store: FeatureStore, use_case: str) -> str:
-    """A short hash of the FeatureService's definitions: names, keys, types, TTLs and transforms."""
+    """A short hash of the FeatureService's definitions (names, keys, types, TTLs, transforms)
+    and of the code that derived its tables: the hash recorded when ``derive`` wrote the tables
+    in place and carried by the service in the registry (:func:`definitions`), not one of the
+    code importable now. It describes what the store serves, reads the same in every process
+    that reads the registry (a Bento or SageMaker container has no derived tables), and a code
+    edit changes it once ``apply`` recomputes the tables. An older registry has none."""
     svc = _service(store, use_case)
     parts = []
     for proj in svc.feature_view_projections:
@@ -339,7 +368,8 @@ def fingerprint(store: FeatureStore, use_case: str) -> str:
                           "sources": sorted(odfv.source_feature_view_projections) + sorted(odfv.source_request_sources),
                           "udf": odfv.feature_transformation.udf_string if hasattr(odfv.feature_transformation,
                                                                                    "udf_string") else ""})
-    blob = json.dumps({"service": svc.name, "parts": parts}, sort_keys=True, default=str)
+    code = {"code": svc.tags[CODE_TAG]} if CODE_TAG in svc.tags else {}
+    blob = json.dumps({"service": svc.name, "parts": parts, **code}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

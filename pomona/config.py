@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -48,6 +48,9 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     feast: FeastSettings
     mlflow: MlflowSettings
+    # The time online reads measure TTLs against when a request carries none (features/clock.py):
+    # the wall clock, or the end of the latest materialization (a world replayed from the past).
+    online_clock: Literal["now", "materialized"] = "now"
 
 
 def _expand(text: str, env: dict[str, str], path: Path) -> str:

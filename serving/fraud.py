@@ -22,7 +22,9 @@ from serving.fraud_state import account_log
 from serving.schema import RequestSpec
 from serving.schema import request_model as derived
 
-# Account features that are all missing when the store has never seen the account.
+# Account features that are all missing when the store has never seen the account, or saw it
+# longer ago than the view's TTL before this transaction (a dormant account: features.online_features
+# reads at the transaction's time and drops expired values, as the offline point-in-time join does).
 ACCOUNT_PROBE = ("txn_count_30d", "last_txn_unix")
 
 

@@ -98,3 +98,57 @@ def test_config_with_unknown_key_is_rejected(tmp_path):
     home = tmp_path / "home"
     assert run(["data", "generate"], home).returncode == 0
     assert_one_line_error(run(["--config", str(bad), "features", "apply"], home), "mlflw")
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(home, monkeypatch, capsys):
+    import pomona.data.importers as importers
+    from pomona.app.cli import main
+
+    def broken():
+        raise RuntimeError("formats table exploded\nsecond line of detail")
+
+    monkeypatch.setattr(importers, "importers", broken)
+    monkeypatch.delenv("POMONA_DEBUG", raising=False)
+    assert main(["data", "formats"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("error: unexpected RuntimeError: formats table exploded; "
+                   "rerun with --debug for the traceback\n")
+    assert main(["--debug", "data", "formats"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "RuntimeError: formats table exploded" in err
+    assert main(["data", "formats"]) == 1 and "Traceback" not in capsys.readouterr().err  # --debug does not stick
+    monkeypatch.setenv("POMONA_DEBUG", "1")
+    assert main(["data", "formats"]) == 1 and "Traceback" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_in_a_process_of_its_own_is_one_line(tmp_path):
+    # The console script's path (sys.exit(main())) in a fresh process: nothing else reaches stderr.
+    code = ("import sys; import pomona.data.importers as m; from pomona.app.cli import main; "
+            "m.importers = lambda: 1 / 0; sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "POMONA_HOME": str(tmp_path / "home")}
+    env.pop("POMONA_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-c", code, "data", "formats"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert_one_line_error(proc, "unexpected ZeroDivisionError: division by zero", "--debug")
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("flag,accepted", [([], False), (["--accept-contract-change"], True)])
+def test_train_passes_accept_contract_change(home, monkeypatch, capsys, flag, accepted):
+    import training.job
+    from pomona.app.cli import main
+
+    seen = {}
+
+    class Result:
+        def to_json(self):
+            return {"promoted": accepted}
+
+    def fake_train(use_case, config, **kwargs):
+        seen.update(kwargs, use_case=use_case)
+        return Result()
+
+    monkeypatch.setattr(training.job, "train", fake_train)
+    assert main(["train", "fraud", "--json", *flag]) == 0
+    assert seen["use_case"] == "fraud" and seen["accept_contract_change"] is accepted
+    assert json.loads(capsys.readouterr().out) == {"promoted": accepted}

@@ -256,3 +256,19 @@ def test_m4_hourly_reference_figures():
     assert snaive["owa"] == pytest.approx(0.627, abs=1e-3)
     naive = score(lambda x: M.naive_forecast(x, 48))
     assert (round(naive["smape"], 3), round(naive["mase"], 3)) == (43.003, 11.608)
+
+
+def test_fast_average_precision_equals_scikit_learn_with_ties():
+    from sklearn.metrics import average_precision_score
+
+    from training.metrics import average_precision
+
+    rng = np.random.default_rng(0)
+    for n, levels in ((50, 5), (2000, 40), (5000, None)):
+        y = (rng.random(n) < 0.1).astype(int)
+        y[0], y[1] = 1, 0
+        p = rng.random(n) + 0.3 * y
+        if levels:  # calibrated probabilities come in few distinct values: many ties
+            p = np.round(p * levels) / levels
+        assert average_precision(y, p) == pytest.approx(average_precision_score(y, p), abs=1e-12)
+    assert np.isnan(average_precision(np.zeros(5), np.arange(5)))

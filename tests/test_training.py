@@ -72,12 +72,14 @@ def test_each_use_case_trains_through_the_cli(world, use_case, tmp_path, capsys,
     assert out == json.loads(json.dumps(result.to_json(), default=str))
     assert out["use_case"] == use_case and out["champion_version"] == out["registered_version"]
     assert {c["name"] for c in out["candidates"]} == set(FAST[use_case])
-    assert all(out["primary_metric"] in c["metrics"] for c in out["candidates"])
+    assert all(out["primary_metric"] in c["validation_metrics"] for c in out["candidates"])
+    tested = [c for c in out["candidates"] if c["tested"]]
+    assert out["winner"] in {c["name"] for c in tested} and all(out["primary_metric"] in c["metrics"] for c in tested)
     assert str(champion(world, use_case).version) == out["champion_version"]
     # The champion loads as a pyfunc and predicts what the model in memory predicts.
     data = task(use_case).prepare(world, load_train_config(use_case, cfg), read_manifest(world, use_case))
     example, params = task(use_case).example(data)
-    in_memory = score(result.bundles[result.winner], example, **(params or {}))
+    in_memory = score(result.bundles["registered"], example, **(params or {}))
     loaded = mlflow.pyfunc.load_model(f"models:/pomona-{use_case}@champion")
     via_pyfunc = loaded.predict(_naive_times(example), params=params)
     for col in in_memory.columns:
@@ -92,11 +94,18 @@ def test_each_use_case_trains_through_the_cli(world, use_case, tmp_path, capsys,
     assert int(run.data.tags["data.rows"]) > 0 and len(run.data.tags["data.hash"]) == 16
     child = mlflow.get_run(result.candidates[0]["run_id"])
     assert child.data.tags["mlflow.parentRunId"] == result.parent_run_id
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.candidates[-1]["run_id"], "plots")}
+    winner = next(c for c in result.candidates if c["name"] == result.winner)
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(winner["run_id"], "plots")}
     assert artifacts, "plots are logged"
+    # The registered version is the winner refit on all data, in its own nested run that
+    # carries the evaluated twin's test metrics and run id.
+    refit = mlflow.get_run(result.registered_run_id)
+    assert refit.data.tags["mlflow.parentRunId"] == result.parent_run_id
+    assert refit.data.tags["evaluated_run_id"] == winner["run_id"] and refit.data.tags["refit"] == "true"
+    assert refit.data.metrics[out["primary_metric"]] == pytest.approx(winner["metrics"][out["primary_metric"]])
 
 
-def test_gate_refuses_worse_and_accepts_better_then_rollback(tmp_path, monkeypatch):
+def test_gate_promotes_signal_not_noise_then_rollback(tmp_path, monkeypatch):
     monkeypatch.setenv("POMONA_HOME", str(tmp_path / "home"))
     ws = small_world(tmp_path / "home", ["fraud"])
     crippled = write_config(tmp_path, "fraud", CRIPPLED["fraud"])
@@ -105,8 +114,12 @@ def test_gate_refuses_worse_and_accepts_better_then_rollback(tmp_path, monkeypat
     assert first.promoted and first.reason == "first model for this use case"
     better = train("fraud", str(good), seed=0, ws=ws)
     assert better.promoted and better.champion_version == better.registered_version
+    assert better.gate["low"] > 0 and "CI" in better.reason  # the reason states the difference and its interval
+    # The same model with another seed: a difference inside the noise is not promoted.
+    noise = train("fraud", str(good), seed=7, ws=ws)
+    assert not noise.promoted and noise.gate["low"] is not None, noise.reason
     worse = train("fraud", str(crippled), seed=0, ws=ws)
-    assert not worse.promoted and "does not beat" in worse.reason
+    assert not worse.promoted and worse.gate["high"] < 0
     assert str(champion(ws, "fraud").version) == better.registered_version
     # Rollback restores the previous champion; the ledger records every move.
     assert main(["models", "rollback", "fraud"]) == 0
@@ -116,6 +129,14 @@ def test_gate_refuses_worse_and_accepts_better_then_rollback(tmp_path, monkeypat
     assert moves[-1]["from_version"] == better.registered_version
     assert main(["models", "promote", "fraud", better.registered_version]) == 0
     assert str(champion(ws, "fraud").version) == better.registered_version
+    # A champion trained on another feature contract is never compared silently.
+    client = tracking.connect(ws)
+    client.set_model_version_tag("pomona-fraud", better.registered_version, "feature_fingerprint", "0123456789abcdef")
+    refused = train("fraud", str(good), seed=0, ws=ws)
+    assert not refused.promoted and "--accept-contract-change" in refused.reason
+    accepted = train("fraud", str(good), seed=0, ws=ws, accept_contract_change=True)
+    assert accepted.promoted and str(champion(ws, "fraud").version) == accepted.registered_version
+    assert registry.history(ws, "fraud")[-1]["details"]["contract_change"] is True
     reset_cache()
 
 
@@ -128,11 +149,11 @@ def test_interrupted_job_leaves_the_alias_and_marks_runs_failed(tmp_path, monkey
     real = mod.evaluate
     calls = {"n": 0}
 
-    def interrupted(bundle, data, cfg):
+    def interrupted(bundle, data, cfg, part="test"):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(bundle, data, cfg)
+        return real(bundle, data, cfg, part)
 
     monkeypatch.setattr(mod, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -171,7 +192,7 @@ def _runs_and_versions(ws, use_case):
 def test_empty_training_window_fails_cleanly(world, tmp_path):
     runs_before, versions_before = _runs_and_versions(world, "fraud")
     cfg = write_config(tmp_path, "fraud", FAST["fraud"], split={"test_start": "2019-01-01"})
-    with pytest.raises(PomonaError, match="empty training window"):
+    with pytest.raises(PomonaError, match="empty training part"):
         train("fraud", str(cfg), ws=world)
     runs, versions = _runs_and_versions(world, "fraud")
     new = [r for r in runs if r.info.run_id not in {x.info.run_id for x in runs_before}]

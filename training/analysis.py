@@ -14,7 +14,7 @@ from pomona.workspace import Workspace, workspace
 from training import registry, tracking
 from training.common import Data
 from training.config import TrainConfig, load_train_config
-from training.job import task
+from training.job import task, twin_of
 
 
 def runs(use_case: str, ws: Workspace | None = None) -> pd.DataFrame:
@@ -58,6 +58,8 @@ def held_out(use_case: str, ws: Workspace | None = None, config: TrainConfig | s
 
 
 def error_plots(use_case: str, bundle: ModelBundle, data: Data, config: TrainConfig | str | None = None):
-    """The champion's metrics and figures on the held-out data (what the job logs to MLflow)."""
+    """The metrics and figures of ``bundle``'s recipe on the test part, as the job logs them: the
+    registered champion was refit on every row, test part included, so its recipe is refit on
+    the rows before the test part first (:func:`training.job.twin_of`)."""
     cfg = config if isinstance(config, TrainConfig) else load_train_config(use_case, config)
-    return task(use_case).evaluate(bundle, data, cfg)
+    return task(use_case).evaluate(twin_of(bundle, data, cfg), data, cfg, "test")

@@ -22,13 +22,18 @@ class Data:
     protocol: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def window(self) -> tuple:
-        ts = self.frame.loc[self.masks.train, TS] if TS in self.frame.columns else pd.Series(dtype="object")
+    def window(self, until: str | None = "valid") -> tuple:
+        """First and last timestamps of the rows fit on before ``until`` (None: every row)."""
+        ts = self.frame.loc[self.masks.upto(until), TS] if TS in self.frame.columns else pd.Series(dtype="object")
         return (ts.min(), ts.max()) if len(ts) else (None, None)
 
     def part(self, name: str) -> pd.DataFrame:
+        """The rows of one part: ``train``, ``valid`` or ``test``."""
         return self.frame[getattr(self.masks, name)]
+
+    def upto(self, until: str | None) -> pd.DataFrame:
+        """The rows a model is fit on before scoring ``until`` (see :meth:`Masks.upto`)."""
+        return self.frame[self.masks.upto(until)]
 
 
 def model_input(frame: pd.DataFrame, label: str, drop: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -21,11 +21,15 @@ class Strict(BaseModel):
 
 
 class Promotion(Strict):
-    """The gate: a challenger must beat the champion on the primary metric by ``margin``
-    (relative; 0.01 = 1% better) and may not worsen a guard metric by more than its tolerance
-    (absolute)."""
+    """The gate: champion and challenger are scored on the same newest period (the test part),
+    and a paired bootstrap over its units (users, queries, series, transactions) gives a
+    confidence interval of the challenger's relative improvement on the primary metric. The
+    challenger is promoted only when the interval's lower bound exceeds ``margin`` (relative;
+    0.01 = 1% better) and no guard metric worsens by more than its tolerance (absolute)."""
 
-    margin: float = Field(0.0, ge=0.0, le=1.0)
+    margin: float = Field(0.01, ge=0.0, le=1.0)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    resamples: int = Field(1000, ge=100, le=100_000)
     guards: dict[str, float] = Field(default_factory=dict)
 
 
@@ -36,7 +40,7 @@ class Split(Strict):
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # temporal: last share of time; per_user: share per user
     test_start: str | None = None  # temporal: ISO date where the test period starts (overrides test_fraction)
     validation_fraction: float = Field(0.2, gt=0.0, lt=1.0)  # last share of the training period
-    seed: int = 42  # per_user split
+    seed: int = 42  # per_user split; the random share of queries that validates ranking without times
     origins: int = Field(2, ge=2)  # rolling_origin: number of forecast origins
     horizon: int | None = Field(None, ge=1)  # forecasting: steps per origin (default: the dataset's)
 
@@ -49,6 +53,9 @@ class TrainConfig(Strict):
     split: Split = Split()
     candidates: dict[str, dict[str, Any]]
     exclude_features: list[str] = Field(default_factory=list)
+    # Register the chosen candidate refit on every row up to the end of the test period
+    # (true), or the evaluated twin fit before the test period (false).
+    refit: bool = True
     promotion: Promotion = Promotion()
 
     @model_validator(mode="after")

@@ -1,11 +1,11 @@
-"""Fraud training: temporal split, threshold chosen on the validation period by cost."""
+"""Fraud training: temporal train / validation / test; the decision threshold is chosen on the
+validation period by cost (and kept when the chosen model is refit on later data)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
-
 import features
 from models.scoring import ModelBundle, score
 from pomona.data.fraud import IS_FRAUD
@@ -30,6 +30,7 @@ class Config(TrainConfig):
 
 PRIMARY = "pr_auc"
 LABEL = IS_FRAUD
+BASELINE = "logistic"  # scored on the test period next to the chosen model
 # Columns a reference protocol leaves out (the claim year encodes the split itself).
 PROTOCOL_EXCLUDE = {"vehicle-insurance-fraud": ["Year"]}
 # Reference protocols of the public datasets (see ../shared/data/README.md).
@@ -46,35 +47,52 @@ def prepare(ws, cfg, manifest) -> Data:
         raise PomonaError(f"fraud needs a temporal split, not {kind!r}")
     test_start = cfg.split.test_start or REFERENCE_TEST_START.get(manifest.dataset)
     masks = splits.temporal(frame[TS], cfg.split.test_fraction, cfg.split.validation_fraction, test_start).check("fraud")
-    for name in ("train", "test"):
+    for name, shown in (("train", "training"), ("valid", "validation"), ("test", "test")):
         y = frame.loc[getattr(masks, name), LABEL]
         if y.nunique() < 2:
-            raise PomonaError(f"the fraud {name}ing window has labels of a single class ({int(y.iloc[0])}); "
-                              f"a model needs both frauds and legitimate transactions")
+            raise PomonaError(f"the fraud {shown} period has labels of a single class ({int(y.iloc[0])}); "
+                              f"a model needs both frauds and legitimate transactions (change split.*_fraction)")
     return Data(frame, masks, LABEL, f"temporal (test from {frame.loc[masks.test, TS].min():%Y-%m-%d})",
                 extra={"excluded": drop})
 
 
-def fit(estimator, data: Data, cfg):
-    """Fit on the training period before validation; choose the cost-minimising threshold on it."""
-    fit_rows = data.masks.train & ~data.masks.valid
-    if data.frame.loc[fit_rows, LABEL].nunique() < 2 or data.frame.loc[data.masks.valid, LABEL].nunique() < 2:
-        raise PomonaError("the fit or validation period holds a single class; widen validation_fraction")
-    frame = data.frame[fit_rows]
+def fit(estimator, data: Data, cfg, until: str | None = "valid", params: dict | None = None):
+    """Fit on the rows before ``until``. The selection fit (``params=None``, on the training
+    period) chooses the cost-minimising threshold on the validation period; a later fit (on
+    training and validation, or on everything) keeps that threshold (``params``)."""
+    frame = data.upto(until)
     estimator.fit(model_input(frame, LABEL), frame[LABEL].to_numpy())
-    valid = data.part("valid")
-    proba = estimator.predict_proba(model_input(valid, LABEL))[:, 1]
-    threshold = metrics.choose_threshold(valid[LABEL].to_numpy(), proba, cfg.costs.missed_fraud, cfg.costs.false_alarm)
-    estimator.set_threshold(threshold)
-    return estimator, {"threshold": float(threshold), "review_threshold": float(threshold * cfg.costs.review_fraction)}
+    if params is None:
+        if until != "valid":
+            raise PomonaError("the fraud threshold is chosen on the validation period: fit until='valid' first")
+        valid = data.part("valid")
+        proba = estimator.predict_proba(model_input(valid, LABEL))[:, 1]
+        threshold = metrics.choose_threshold(valid[LABEL].to_numpy(), proba, cfg.costs.missed_fraud,
+                                             cfg.costs.false_alarm)
+        params = {"threshold": float(threshold), "review_threshold": float(threshold * cfg.costs.review_fraction)}
+    estimator.set_threshold(params["threshold"])
+    return estimator, dict(params)
 
 
-def evaluate(bundle: ModelBundle, data: Data, cfg):
-    test = data.part("test")
-    out = score(bundle, model_input(test, LABEL))
-    y, p = test[LABEL].to_numpy(), out["fraud_probability"].to_numpy()
+def units(bundle: ModelBundle, data: Data, cfg, part: str) -> pd.DataFrame:
+    """One row per transaction of ``part``: label ``y`` and probability ``p`` (see :func:`statistic`)."""
+    rows = data.part(part)
+    out = score(bundle, model_input(rows, LABEL))
+    return pd.DataFrame({"y": rows[LABEL].to_numpy(), "p": out["fraud_probability"].to_numpy()})
+
+
+def statistic(units: pd.DataFrame) -> float:
+    """The primary metric (PR AUC, average precision) of a sample of transactions."""
+    return metrics.average_precision(units["y"].to_numpy(), units["p"].to_numpy())
+
+
+def evaluate(bundle: ModelBundle, data: Data, cfg, part: str = "test"):
+    u = units(bundle, data, cfg, part)
+    y, p = u["y"].to_numpy(), u["p"].to_numpy()
     threshold = bundle.params["threshold"]
     m = metrics.binary_metrics(y, p, threshold, cfg.costs.missed_fraud, cfg.costs.false_alarm)
+    if part != "test":
+        return m, {}
     t, c = metrics.cost_curve(y, p, cfg.costs.missed_fraud, cfg.costs.false_alarm)
     figs = {"plots/precision_recall.png": plots.precision_recall(y, p, threshold, "precision-recall (test)"),
             "plots/calibration.png": plots.calibration(y, p, "calibration (test)"),

@@ -1,52 +1,175 @@
 """The model registry: one registered model per use case, the ``champion`` alias moved only
-by the promotion gate (or by an explicit promote/rollback), every move in an append-only ledger."""
+by the promotion gate (:mod:`training.gate`) or an explicit promote/rollback, and every move
+in an append-only ledger kept *in the registry itself*.
+
+The ledger is one registered-model tag per move on the use case's registered model, key
+``pomona.ledger.<UTC time %Y%m%dT%H%M%S.%fZ>.<8 hex>`` (sortable: the keys' order is the time
+order), value the entry as JSON (at most 5000 characters: the width of MLflow's
+``registered_model_tags.value`` column). Every machine that reaches the same tracking server
+therefore reads the same history; nothing is kept in the workspace but the lock files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
-import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
 from models.scoring import ModelBundle
 from pomona.errors import PomonaError
 from pomona.usecases import feature_service_name, registered_model_name, use_cases
 from pomona.workspace import Workspace
+from training.gate import LOWER_IS_BETTER, TARGETS, improvement  # noqa: F401  (their home is training.gate)
 
 ALIAS = "champion"
-LOWER_IS_BETTER = {"mase", "smape", "owa", "wape", "expected_cost"}
-TARGETS = {"coverage_90": 0.90}  # closer to the target is better
+LEDGER_PREFIX = "pomona.ledger."
+LEDGER_KEYS = ("time", "use_case", "action", "from_version", "to_version", "reason")  # required in an entry
+VALUE_LIMIT = 5000  # registered_model_tags.value is VARCHAR(5000) in MLflow's SQL schema
+LOCK_TIMEOUT = 120.0  # seconds a mover waits for another one on the same workspace
 
 
-def ledger_path(ws: Workspace):
-    return ws.root / "registry" / "ledger.jsonl"
+def _missing(exc: MlflowException) -> bool:
+    return exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)
+
+
+def _key(when: datetime, tail: str) -> str:
+    return f"{LEDGER_PREFIX}{when.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}.{tail}"
+
+
+def _key_time(key: str) -> datetime | None:
+    try:
+        return datetime.strptime(key[len(LEDGER_PREFIX):].rsplit(".", 1)[0], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _encode(entry: dict) -> str:
+    """The entry as JSON within :data:`VALUE_LIMIT` (a long reason is cut, then the details)."""
+    plain = lambda o: o.item() if hasattr(o, "item") else str(o)  # noqa: E731  numpy scalars, paths
+    value = json.dumps(entry, default=plain)
+    if len(value) > VALUE_LIMIT:
+        cut = max(0, len(entry["reason"]) - (len(value) - VALUE_LIMIT) - 8)
+        entry = {**entry, "reason": entry["reason"][:cut] + "..."}
+        value = json.dumps(entry, default=plain)
+    if len(value) > VALUE_LIMIT:
+        value = json.dumps({**entry, "details": {"truncated": True}}, default=plain)
+    return value
+
+
+def _tags(client: MlflowClient, use_case: str) -> list[tuple[str, str]]:
+    """The ledger's (key, value) tags of ``use_case``, in time order; [] without a registered model."""
+    try:
+        rm = client.get_registered_model(registered_model_name(use_case))
+    except MlflowException as exc:
+        if _missing(exc):
+            return []
+        raise
+    return sorted((k, v) for k, v in (rm.tags or {}).items() if k.startswith(LEDGER_PREFIX))
+
+
+def _parse(name: str, key: str, value: str) -> dict:
+    """One ledger entry, or a one-line :class:`PomonaError` naming the damaged tag."""
+    try:
+        entry = json.loads(value)
+        why = None if isinstance(entry, dict) else "not a JSON object"
+    except ValueError as exc:
+        entry, why = None, f"invalid JSON: {exc}"
+    if why is None and (missing := [k for k in LEDGER_KEYS if k not in entry]):
+        why = f"missing {', '.join(missing)}"
+    if why is not None:
+        raise PomonaError(f"ledger entry {key} of registered model {name} is damaged ({why}); delete that tag "
+                          f"(MLflow UI, or MlflowClient().delete_registered_model_tag({name!r}, {key!r})) and "
+                          f"check that the '{ALIAS}' alias is the version you expect")
+    return {**entry, "id": key}
+
+
+def _legacy_import(ws: Workspace, client: MlflowClient) -> None:
+    """Copy the well-formed entries of the old local ledger (``registry/ledger.jsonl``) into the
+    registry once, then rename the file ``ledger.jsonl.imported``. An entry's key derives from its
+    time and the line's hash, so an interrupted import that runs again writes the same tags;
+    lines that do not parse, and entries of a use case without a registered model here, are skipped."""
+    path = ws.root / "registry" / "ledger.jsonl"
+    if not path.exists():
+        return
+    with _locked(ws, "ledger-import"):
+        if not path.exists():
+            return
+        known: dict[str, bool] = {}
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+                when = datetime.fromisoformat(entry["time"])
+                name = registered_model_name(entry["use_case"])
+            except (ValueError, TypeError, KeyError, PomonaError):
+                continue
+            if name not in known:
+                known[name] = bool(client.search_registered_models(f"name = '{name}'"))
+            if not known[name] or any(k not in entry for k in LEDGER_KEYS):
+                continue
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            client.set_registered_model_tag(name, _key(when, hashlib.sha1(line.encode()).hexdigest()[:8]),
+                                            _encode(entry))
+        path.rename(path.with_name("ledger.jsonl.imported"))
+
+
+@contextmanager
+def _locked(ws: Workspace, name: str) -> Iterator[None]:
+    path = ws.root / "registry" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT)
+    except Timeout:
+        raise PomonaError(f"another promotion or rollback holds {path} for over {LOCK_TIMEOUT:.0f}s; "
+                          f"retry, or delete the file if no pomona process is running") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def record(ws: Workspace, use_case: str, action: str, from_version: str | None, to_version: str | None,
-           reason: str, run_id: str | None = None) -> dict:
-    """Append one alias move to the ledger (one JSON object per line, flushed and fsynced)."""
-    entry = {"time": datetime.now(UTC).isoformat(), "use_case": use_case, "action": action,
-             "from_version": from_version, "to_version": to_version, "reason": reason, "run_id": run_id}
-    path = ledger_path(ws)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fh.write(json.dumps(entry) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return entry
+           reason: str, run_id: str | None = None, *, details: dict | None = None,
+           client: MlflowClient | None = None) -> dict:
+    """Append one alias move to the ledger (one tag on the registered model) and return the entry.
+
+    It does not lock: :func:`move_champion` calls it under the use case's lock. The entry's time
+    is after the last entry's, so that the keys' order is the order of the moves."""
+    if client is None:
+        from training import tracking
+
+        client = tracking.connect(ws)
+    now = datetime.now(UTC)
+    tags = _tags(client, use_case)
+    last = _key_time(tags[-1][0]) if tags else None
+    if last is not None and now <= last:  # a clock behind the last writer's
+        now = last + timedelta(microseconds=1)
+    entry = {"time": now.isoformat(), "use_case": use_case, "action": action, "from_version": from_version,
+             "to_version": to_version, "reason": reason, "run_id": run_id, "details": details}
+    key = _key(now, uuid.uuid4().hex[:8])
+    client.set_registered_model_tag(registered_model_name(use_case), key, _encode(entry))
+    return {**entry, "id": key}
 
 
-def history(ws: Workspace, use_case: str) -> list[dict]:
-    path = ledger_path(ws)
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["use_case"] == use_case]
+def history(ws: Workspace, use_case: str, *, client: MlflowClient | None = None) -> list[dict]:
+    """Every move of ``use_case``'s champion alias, oldest first (each entry with its tag key as
+    ``id``). A damaged entry raises a one-line :class:`PomonaError` naming its key."""
+    if client is None:
+        from training import tracking
+
+        client = tracking.connect(ws)
+    _legacy_import(ws, client)
+    name = registered_model_name(use_case)
+    return [_parse(name, k, v) for k, v in _tags(client, use_case)]
 
 
 def champion_version(client: MlflowClient, use_case: str):
@@ -68,44 +191,33 @@ def register(client: MlflowClient, use_case: str, model_uri: str, run_id: str, t
 
 
 def move_champion(ws: Workspace, client: MlflowClient, use_case: str, version: str, *, action: str, reason: str,
-                  run_id: str | None = None) -> dict:
+                  run_id: str | None = None, details: dict | None = None) -> dict:
+    """Point the ``champion`` alias at ``version`` and append the move to the ledger.
+
+    Reading the current alias, moving it and writing the entry happen under a file lock,
+    ``<workspace>/registry/<use_case>.lock``: movers that share a workspace on one machine (or
+    on a file system whose locks work across machines) are serialised, so each entry's
+    ``from_version`` is the previous entry's ``to_version`` and the last entry names the alias.
+    Movers on different machines with their own workspaces are not serialised by it: two moves
+    at the same instant both land in the ledger, the alias is the later write's, and the chain
+    shows the overlap; run promotions from one place (the scheduler) when that matters."""
+    with _locked(ws, use_case):
+        _legacy_import(ws, client)
+        return _move(ws, client, use_case, str(version), action, reason, run_id, details)
+
+
+def _move(ws: Workspace, client: MlflowClient, use_case: str, version: str, action: str, reason: str,
+          run_id: str | None, details: dict | None) -> dict:
     current = champion_version(client, use_case)
-    client.set_registered_model_alias(registered_model_name(use_case), ALIAS, str(version))
-    return record(ws, use_case, action, str(current.version) if current else None, str(version), reason, run_id)
+    client.set_registered_model_alias(registered_model_name(use_case), ALIAS, version)
+    return record(ws, use_case, action, str(current.version) if current else None, version, reason, run_id,
+                  details=details, client=client)
 
 
-def improvement(metric: str, a: float, b: float) -> float:
-    """How much better ``a`` is than ``b`` on ``metric``, in the metric's units (positive = better)."""
-    if metric in TARGETS:
-        return abs(b - TARGETS[metric]) - abs(a - TARGETS[metric])
-    return (b - a) if metric in LOWER_IS_BETTER else (a - b)
-
-
-def gate(primary: str, challenger: dict[str, float], champion: dict[str, float] | None, margin: float,
-         guards: dict[str, float]) -> tuple[bool, str]:
-    """Promote only if the challenger beats the champion on ``primary`` by the relative
-    ``margin`` and worsens no guard metric by more than its absolute tolerance."""
-    if champion is None:
-        return True, "first model for this use case"
-    c, h = challenger[primary], champion[primary]
-    if any(math.isnan(x) for x in (c, h)):
-        return False, f"{primary} is undefined (challenger {c}, champion {h})"
-    gain = improvement(primary, c, h) / (abs(h) if h else 1.0)
-    if gain <= 0 or gain < margin:
-        return False, (f"{primary} {c:.4f} does not beat the champion's {h:.4f} by the required margin "
-                       f"{margin:.1%} (relative change {gain:+.2%})")
-    for metric, tol in guards.items():
-        if metric in challenger and metric in champion:
-            a, b = challenger[metric], champion[metric]
-            if -improvement(metric, a, b) > tol:
-                return False, f"guard {metric} worsens from {b:.4f} to {a:.4f} (tolerance {tol})"
-    return True, f"{primary} {c:.4f} beats the champion's {h:.4f} ({gain:+.2%})"
-
-
-def rollback_target(ws: Workspace, use_case: str) -> str:
+def rollback_target(ws: Workspace, use_case: str, *, client: MlflowClient | None = None) -> str:
     """The champion before the current one, following promotions and earlier rollbacks."""
     stack: list[str] = []
-    for entry in history(ws, use_case):
+    for entry in history(ws, use_case, client=client):
         if entry["action"] == "rollback":
             if stack:
                 stack.pop()
@@ -114,6 +226,15 @@ def rollback_target(ws: Workspace, use_case: str) -> str:
     if len(stack) < 2:
         raise PomonaError(f"{use_case} has no previous champion to roll back to")
     return stack[-2]
+
+
+def rollback(ws: Workspace, client: MlflowClient, use_case: str, reason: str = "rollback") -> dict:
+    """Put the previous champion back: the target is read from the ledger under the same lock
+    as the move, so two rollbacks (or a rollback and a promotion) never act on a stale history."""
+    with _locked(ws, use_case):
+        _legacy_import(ws, client)
+        target = rollback_target(ws, use_case, client=client)
+        return _move(ws, client, use_case, target, "rollback", reason, None, None)
 
 
 def list_models(client: MlflowClient) -> list[dict]:
@@ -225,7 +346,8 @@ def input_example(use_case: str, version: str):
     return mlflow.pyfunc.load_model(f"models:/{registered_model_name(use_case)}/{version}").input_example
 
 
-def promote(ws: Workspace, client: MlflowClient, use_case: str, version: int | str, reason: str) -> dict:
+def promote(ws: Workspace, client: MlflowClient, use_case: str, version: int | str, reason: str, *,
+            details: dict | None = None) -> dict:
     """Make an existing ``version`` the champion (manual promotion, recorded in the ledger)."""
     mv = resolve_version(client, use_case, version)
-    return move_champion(ws, client, use_case, str(mv.version), action="promote", reason=reason)
+    return move_champion(ws, client, use_case, str(mv.version), action="promote", reason=reason, details=details)

@@ -1,6 +1,11 @@
-"""Held-out data, never random where time matters.
+"""Held-out data in three parts, never random where time matters.
 
-Each function returns boolean masks (or cut-off times) over a frame in canonical columns.
+Every protocol has a training part (candidates are fit on it), a validation part (candidates
+and hyperparameters are chosen on it) and a test part (scored once, for the chosen model and
+the baseline). Each function returns :class:`Masks`, three disjoint boolean masks over a frame
+in canonical columns, in that order of time where time exists. A published protocol with no
+validation part (MovieLens' 75/25, LETOR's ``rank.test``, M4's test horizon) keeps its test
+part, and validation is carved out of its training part the same way (``carve``).
 ``resolve`` turns a config's ``kind: auto`` into the protocol the use case names for its dataset.
 """
 
@@ -20,17 +25,33 @@ def resolve(kind: str, default: str) -> str:
     return default if kind == "auto" else kind
 
 
+PARTS = ("train", "valid", "test")
+
+
 @dataclass
 class Masks:
+    """Three disjoint parts: fit on ``train``, choose on ``valid``, report ``test`` once."""
+
     train: np.ndarray
+    valid: np.ndarray
     test: np.ndarray
-    valid: np.ndarray | None = None  # a part of train (the end of it for temporal splits)
 
     def check(self, what: str) -> Masks:
-        for name in ("train", "test"):
+        for name, shown in zip(PARTS, ("training", "validation", "test"), strict=True):
             if not getattr(self, name).any():
-                raise PomonaError(f"empty {name}ing window for {what}; check the split in the config")
+                raise PomonaError(f"empty {shown} part for {what}; check the split in the config")
+        if (self.train & self.valid).any() or ((self.train | self.valid) & self.test).any():
+            raise PomonaError(f"the training, validation and test parts of {what} overlap")
         return self
+
+    def upto(self, until: str | None) -> np.ndarray:
+        """The rows a model is fit on before scoring ``until``: ``"valid"`` -> train,
+        ``"test"`` -> train and validation, ``None`` -> every row (the refit)."""
+        if until is None:
+            return np.ones_like(self.train)
+        if until not in PARTS[1:]:
+            raise ValueError(f"until must be 'valid', 'test' or None, not {until!r}")
+        return self.train if until == "valid" else self.train | self.valid
 
 
 def temporal(ts: pd.Series, test_fraction: float, validation_fraction: float,
@@ -40,31 +61,59 @@ def temporal(ts: pd.Series, test_fraction: float, validation_fraction: float,
     ts = pd.to_datetime(ts, utc=True)
     lo, hi = ts.min(), ts.max()
     cut = pd.Timestamp(test_start, tz="UTC") if test_start else lo + (hi - lo) * (1 - test_fraction)
-    train = (ts < cut).to_numpy()
+    before = (ts < cut).to_numpy()
     vcut = lo + (cut - lo) * (1 - validation_fraction)
-    valid = (train & (ts >= vcut).to_numpy())
-    return Masks(train=train, test=~train, valid=valid)
+    valid = before & (ts >= vcut).to_numpy()
+    return Masks(train=before & ~valid, valid=valid, test=~before)
 
 
-def per_user(users: pd.Series, test_fraction: float, seed: int) -> Masks:
-    """Per-user random split, as Microsoft Recommenders' ``python_stratified_split``: one
-    uniform draw per row from ``np.random.RandomState(seed)`` (in the data's own row order)
-    orders each user's rows, and the first ``1 - test_fraction`` of each user train."""
+def _per_user_first(users: pd.Series, keep: float, seed: int) -> np.ndarray:
+    """Microsoft Recommenders' ``python_stratified_split``: one uniform draw per row from
+    ``np.random.RandomState(seed)`` (in the data's own row order) orders each user's rows,
+    and the first ``keep`` of each user are True."""
     draw = np.random.RandomState(seed).rand(len(users))
     df = pd.DataFrame({"u": users.to_numpy(), "r": draw, "i": np.arange(len(users))}).sort_values(["u", "r"])
     g = df.groupby("u", sort=False)
     frac = ((g.cumcount() + 1) / g["u"].transform("count")).to_numpy()
+    first = np.zeros(len(users), dtype=bool)
+    first[df["i"].to_numpy()] = frac <= keep
+    return first
+
+
+def per_user(users: pd.Series, test_fraction: float, validation_fraction: float, seed: int) -> Masks:
+    """Per-user random split: the published 1 - ``test_fraction`` / ``test_fraction`` split of
+    each user's rows (seed ``seed``, unchanged), then ``validation_fraction`` of each user's
+    training rows carved out the same way (seed ``seed + 1``) for validation."""
+    before = _per_user_first(users, 1 - test_fraction, seed)
+    kept = np.flatnonzero(before)
     train = np.zeros(len(users), dtype=bool)
-    train[df["i"].to_numpy()] = frac <= 1 - test_fraction
-    return Masks(train=train, test=~train)
+    train[kept] = _per_user_first(users.iloc[kept], 1 - validation_fraction, seed + 1)
+    return Masks(train=train, valid=before & ~train, test=~before)
 
 
-def official(split: pd.Series) -> Masks:
-    """The dataset's own train/test column (LETOR's rank.test, M4's test horizon)."""
+def carve(before: np.ndarray, groups: pd.Series, order: pd.Series | None, validation_fraction: float,
+          seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split the rows ``before`` the test part into (train, valid) by whole groups (queries,
+    series): the last ``validation_fraction`` of the groups by ``order`` (their first time),
+    or a seeded random share of them when there is no order."""
+    keys = pd.Series(groups[before].unique())
+    if order is not None:
+        first = order[before].groupby(groups[before]).min().reindex(keys)
+        keys = keys.iloc[np.lexsort((keys.to_numpy(), first.to_numpy()))].reset_index(drop=True)
+    else:
+        keys = keys.iloc[np.random.RandomState(seed).permutation(len(keys))].reset_index(drop=True)
+    n_valid = max(1, int(round(len(keys) * validation_fraction)))
+    valid = before & groups.isin(set(keys.iloc[len(keys) - n_valid:])).to_numpy()
+    return before & ~valid, valid
+
+
+def official(split: pd.Series) -> np.ndarray:
+    """The rows before the dataset's own test part (LETOR's rank.test, M4's test horizon):
+    the ``split`` column must hold 'train' and 'test'."""
     values = set(split.unique())
     if not values <= {"train", "test"}:
         raise PomonaError(f"the {SPLIT!r} column holds {sorted(values)}; expected 'train' and 'test'")
-    return Masks(train=(split == "train").to_numpy(), test=(split == "test").to_numpy())
+    return (split == "train").to_numpy()
 
 
-__all__ = ["Masks", "official", "per_user", "resolve", "temporal"]
+__all__ = ["PARTS", "Masks", "carve", "official", "per_user", "resolve", "temporal"]

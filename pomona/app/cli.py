@@ -1,13 +1,17 @@
 """The ``pomona`` command line: the front door to every part of the platform.
 
 Each command validates its input at the edge and turns an expected failure into one
-line on stderr (``error: ...``) and a non-zero exit, never a traceback.
+line on stderr (``error: ...``) and a non-zero exit, never a traceback. An unexpected failure
+(a bug, or a library's error nobody translated) is one line too, naming its type; the global
+``--debug`` option (or ``POMONA_DEBUG=1``) prints its traceback instead.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -30,15 +34,18 @@ app.add_typer(features_app, name="features")
 models_app = typer.Typer(help="The model registry: champions, history, promotion and rollback.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(deploy_app, name="deploy")
+_DEBUG = {"on": False}  # set by --debug for the running command; main() resets it
 
 
 @app.callback()
 def _root(home: Optional[Path] = typer.Option(None, "--home", envvar="POMONA_HOME",
                                                help="Workspace folder holding all state (default ./.pomona)."),
           config: Optional[Path] = typer.Option(None, "--config", envvar="POMONA_CONFIG",
-                                                help="Store configuration YAML (default configs/workspace.yaml).")):
-    import os
-
+                                                help="Store configuration YAML (default configs/workspace.yaml)."),
+          debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error "
+                                                           "(also POMONA_DEBUG=1).")):
+    if debug:
+        _DEBUG["on"] = True
     if home is not None:
         os.environ["POMONA_HOME"] = str(home)
     if config is not None:
@@ -106,21 +113,21 @@ def data_show():
 def train_cmd(use_case: UseCaseArg,
               config: Optional[Path] = typer.Option(None, "--config", help="Training YAML (default configs/<use-case>.yaml)."),
               seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every candidate's random_state."),
-              as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout; logs go to stderr.")):
+              as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout; logs go to stderr."),
+              accept_contract_change: bool = typer.Option(
+                  False, "--accept-contract-change",
+                  help="Promote even if the champion was trained on another feature contract (no comparison "
+                       "is possible; recorded in the ledger).")):
     """Train the use case's candidates on the workspace's data, track them, gate the champion."""
     from training.job import train
 
-    result = train(use_case.value, str(config) if config else None, seed=seed, ws=_ws())
+    result = train(use_case.value, str(config) if config else None, seed=seed, ws=_ws(),
+                   accept_contract_change=accept_contract_change)
     if as_json:
         typer.echo(json.dumps(result.to_json(), default=str))
         return
-    typer.echo(f"{'candidate':20s} " + " ".join(f"{k:>18s}" for k in result.candidates[0]["metrics"]))
-    for c in result.candidates:
-        mark = " *" if c["name"] == result.winner else ""
-        typer.echo(f"{c['name'] + mark:20s} " + " ".join(f"{v:18.4f}" for v in c["metrics"].values()))
-    typer.echo(f"winner {result.winner} -> version {result.registered_version}; "
-               f"{'promoted' if result.promoted else 'not promoted'}: {result.reason}; "
-               f"champion is version {result.champion_version}")
+    for line in result.leaderboard():
+        typer.echo(line)
 
 
 @models_app.command("list")
@@ -138,7 +145,7 @@ def models_list(as_json: bool = typer.Option(False, "--json")):
 
 @models_app.command("history")
 def models_history(use_case: UseCaseArg, as_json: bool = typer.Option(False, "--json")):
-    """Every move of the use case's champion alias (the append-only ledger)."""
+    """Every move of the use case's champion alias (the append-only ledger in the registry)."""
     from training import registry
 
     rows = registry.history(_ws(), use_case.value)
@@ -148,8 +155,9 @@ def models_history(use_case: UseCaseArg, as_json: bool = typer.Option(False, "--
     if not rows:
         typer.echo(f"{use_case.value}: no champion yet")
     for r in rows:
-        typer.echo(f"{r['time'][:19]}  {r['action']:9s} {str(r['from_version']):>4s} -> {r['to_version']:<4s} "
-                   f"{r['reason']}" + (f" (run {r['run_id'][:8]})" if r.get("run_id") else ""))
+        typer.echo(f"{str(r['time'])[:19]}  {r['action']:9s} {str(r['from_version']):>4s} -> "
+                   f"{str(r['to_version']):<4s} {r['reason']}" + (f" (run {r['run_id'][:8]})" if r.get("run_id") else "")
+                   + (" [feature contract change]" if (r.get("details") or {}).get("contract_change") else ""))
 
 
 @models_app.command("promote")
@@ -169,10 +177,8 @@ def models_rollback(use_case: UseCaseArg):
     from training import registry, tracking
 
     ws = _ws()
-    client = tracking.connect(ws)
-    target = registry.rollback_target(ws, use_case.value)
-    registry.move_champion(ws, client, use_case.value, target, action="rollback", reason="rollback")
-    typer.echo(f"{use_case.value}: champion rolled back to version {target}")
+    entry = registry.rollback(ws, tracking.connect(ws), use_case.value)
+    typer.echo(f"{use_case.value}: champion rolled back to version {entry['to_version']}")
 
 
 @app.command("score")
@@ -254,8 +260,11 @@ def features_materialize(start: Optional[str] = typer.Option(None, help="ISO tim
     out = features.materialize(_ws(), _parse_time(start, "--start"), _parse_time(end, "--end"),
                                [u.value for u in use_case] if use_case else None)
     secs = time.perf_counter() - t0
-    typer.echo(f"materialized {len(out['views'])} views, {out['source_rows']:,} feature rows "
-               f"from {out['start']} to {out['end']} in {secs:.1f}s")
+    if out["views"]:
+        typer.echo(f"materialized {len(out['views'])} views, {out['source_rows']:,} feature rows "
+                   f"from {out['start']} to {out['end']} in {secs:.1f}s")
+    for uc, why in out["skipped"].items():
+        typer.echo(f"{uc}: nothing to write to the online store: {why}")
 
 
 @features_app.command("list")
@@ -300,14 +309,16 @@ def features_online(use_case: UseCaseArg,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning expected failures into one line and an exit code."""
+    """Entry point: run the app, turning every failure into one line and an exit code (with
+    ``--debug`` or ``POMONA_DEBUG=1``, an unexpected one into its traceback)."""
+    _DEBUG["on"] = False
     if REGISTRY_ERROR is not None:
         typer.echo(f"error: {REGISTRY_ERROR}", err=True)
         return 1
     try:
         app(args=argv, standalone_mode=False)
     except PomonaError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_first_line(exc)}", err=True)
         return 1
     except NoArgsIsHelpError as exc:  # `pomona` or `pomona data` alone: show the help
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
@@ -323,7 +334,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         return 130
+    except Exception as exc:  # the CLI's edge: a bug or an untranslated library error
+        if _DEBUG["on"] or os.environ.get("POMONA_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
+            traceback.print_exc()
+        else:
+            typer.echo(f"error: unexpected {type(exc).__name__}: {_first_line(exc)}; "
+                       f"rerun with --debug for the traceback", err=True)
+        return 1
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else repr(exc)
 
 
 if __name__ == "__main__":

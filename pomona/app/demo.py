@@ -60,12 +60,13 @@ def run(ws: Workspace, scale: str, seed: int, echo: Callable[[str], None] = prin
         board.append((result, time.perf_counter() - t_uc))
     echo(f"   done in {time.perf_counter() - t:.1f}s")
 
-    echo("\n== leaderboard (held-out data; * = winner)")
+    echo("\n== leaderboard (validation, where the winner * is chosen / test, scored once)")
     for result, secs in board:
         cells = []
         for c in result.candidates:
             star = "*" if c["name"] == result.winner else " "
-            cells.append(f"{c['name']}{star} {c['metrics'][result.primary_metric]:.4f}")
+            test = f" / {c['metrics'][result.primary_metric]:.4f}" if c["metrics"] else ""
+            cells.append(f"{c['name']}{star} {c['validation_metrics'][result.primary_metric]:.4f}{test}")
         champ = f"champion v{result.champion_version}" + ("" if result.promoted else " (kept)")
         echo(f"   {result.use_case:16s} {result.primary_metric:11s} {' | '.join(cells)}  -> {champ}  [{secs:.0f}s]")
 

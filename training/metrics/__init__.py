@@ -12,7 +12,7 @@ numbers can be compared with the published reference figures in ``shared/data/RE
 
 from __future__ import annotations
 
-from training.metrics.binary import binary_metrics, choose_threshold, cost_curve
+from training.metrics.binary import average_precision, binary_metrics, choose_threshold, cost_curve
 from training.metrics.forecast import (
                                        forecast_metrics,
                                        mase,
@@ -23,15 +23,18 @@ from training.metrics.forecast import (
                                        seasonality_test,
                                        smape,
 )
-from training.metrics.relevance import ndcg_by_cutoff, relevance_metrics
-from training.metrics.topk import ndcg_by_cutoff_recs, recommendation_metrics
+from training.metrics.relevance import ndcg_by_cutoff, ndcg_per_query, relevance_metrics
+from training.metrics.topk import ndcg_by_cutoff_recs, recommendation_metrics, user_scores
 
 __all__ = [
     "recommendation_metrics",
     "ndcg_by_cutoff_recs",
     "relevance_metrics",
+    "ndcg_per_query",
+    "user_scores",
     "ndcg_by_cutoff",
     "binary_metrics",
+    "average_precision",
     "choose_threshold",
     "cost_curve",
     "smape",

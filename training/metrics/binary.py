@@ -57,6 +57,20 @@ def choose_threshold(y_true, proba, cost_fn: float, cost_fp: float) -> float:
     return float(thresholds[best])
 
 
+def average_precision(y_true, proba) -> float:
+    """scikit-learn's ``average_precision_score`` (ties grouped by distinct score), in a tenth of
+    its time: the promotion gate computes it a thousand times per bootstrap. NaN for one class."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(proba, dtype=float)
+    order = np.argsort(-p, kind="mergesort")
+    y, p = y[order], p[order]
+    last = np.r_[np.flatnonzero(np.diff(p)), len(p) - 1]  # the last row of each distinct score
+    tps = np.cumsum(y)[last]
+    if len(y) == 0 or tps[-1] == 0 or tps[-1] == len(y):
+        return float("nan")
+    precision, recall = tps / (last + 1), tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def binary_metrics(y_true, proba, threshold: float, cost_fn: float, cost_fp: float) -> dict[str, float]:
     """Detection metrics of scores ``proba`` (higher = more likely positive, e.g. a fraud).
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def _query_groups(query_ids, relevance, scores) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -65,6 +66,18 @@ def ndcg_by_cutoff(
         int(k): float(np.mean([_ndcg_lightgbm(labels, r, int(k)) for labels, r in ranked]))
         for k in cutoffs
     }
+
+
+def ndcg_per_query(query_ids, relevance, scores, k: int = 10) -> pd.DataFrame:
+    """LightGBM's NDCG@k of each query (the units of a paired comparison), sorted by query id:
+    columns ``query_id`` and ``ndcg_at_<k>``; their mean is :func:`relevance_metrics`' figure."""
+    qid = np.asarray(query_ids)
+    groups = _query_groups(qid, relevance, scores)
+    _, first = np.unique(qid, return_index=True)
+    ids = qid[np.sort(first)]  # order of first appearance, as the groups
+    values = [_ndcg_lightgbm(labels, _ranked_labels(labels, sc), k) for labels, sc in groups]
+    out = pd.DataFrame({"query_id": ids, f"ndcg_at_{k}": values})
+    return out.sort_values("query_id", kind="stable").reset_index(drop=True)
 
 
 def relevance_metrics(query_ids, relevance, scores) -> dict[str, float]:

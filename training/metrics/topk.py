@@ -29,11 +29,12 @@ def _user_scores(recommended_k: Sequence, rel: set, k: int) -> tuple[float, floa
     return hits / k, hits / len(rel), dcg / idcg, ap
 
 
-def _mean_user_scores(recommended, relevant, k: int) -> np.ndarray:
-    """Mean over evaluated users of (precision, recall, ndcg, average precision) at k."""
+def user_scores(recommended, relevant, k: int) -> tuple[list, np.ndarray]:
+    """The evaluated users (sorted) and their (precision, recall, ndcg, average precision) at
+    k, one row each: the units of a paired comparison; the column means are the metrics."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    users = [u for u, items in relevant.items() if len(items) > 0]
+    users = sorted(u for u, items in relevant.items() if len(items) > 0)
     if not users:
         raise ValueError("no user has a relevant item: nothing to evaluate")
     scores = np.zeros((len(users), 4))  # (n_users, 4)
@@ -41,7 +42,12 @@ def _mean_user_scores(recommended, relevant, k: int) -> np.ndarray:
         recs = recommended.get(user)
         if recs is not None:
             scores[i] = _user_scores(list(recs), set(relevant[user]), k)
-    return scores.mean(axis=0)
+    return users, scores
+
+
+def _mean_user_scores(recommended, relevant, k: int) -> np.ndarray:
+    """Mean over evaluated users of (precision, recall, ndcg, average precision) at k."""
+    return user_scores(recommended, relevant, k)[1].mean(axis=0)
 
 
 def recommendation_metrics(

@@ -1,5 +1,6 @@
-"""Train on the past, test on the last fifth of the year."""
+"""Train on the past, validate on the end of it, test on the last fifth of the year."""
 
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 import features
@@ -10,6 +11,7 @@ from training.common import Data, model_input, require_rows
 
 PRIMARY = "roc_auc"
 LABEL = "returned"
+BASELINE = None
 
 
 def prepare(ws, cfg, manifest) -> Data:
@@ -19,15 +21,23 @@ def prepare(ws, cfg, manifest) -> Data:
     return Data(frame, masks, LABEL, "temporal")
 
 
-def fit(estimator, data: Data, cfg):
-    train = data.part("train")
-    return estimator.fit(model_input(train, LABEL), train[LABEL]), {}
+def fit(estimator, data: Data, cfg, until="valid", params=None):
+    rows = data.upto(until)
+    return estimator.fit(model_input(rows, LABEL), rows[LABEL]), dict(params or {})
 
 
-def evaluate(bundle, data: Data, cfg):
-    test = data.part("test")
-    proba = score(bundle, model_input(test, LABEL))["return_probability"]
-    return {"roc_auc": float(roc_auc_score(test[LABEL], proba))}, {}
+def units(bundle, data: Data, cfg, part: str) -> pd.DataFrame:
+    rows = data.part(part)
+    proba = score(bundle, model_input(rows, LABEL))["return_probability"]
+    return pd.DataFrame({"y": rows[LABEL].to_numpy(), "p": proba.to_numpy()})
+
+
+def statistic(units: pd.DataFrame) -> float:
+    return float(roc_auc_score(units["y"], units["p"]))
+
+
+def evaluate(bundle, data: Data, cfg, part="test"):
+    return {"roc_auc": statistic(units(bundle, data, cfg, part))}, {}
 
 
 def example(data: Data):
