@@ -10,6 +10,10 @@ averaged over the users with held-out items (binary gain, log2 discount, as
 
 Published on this protocol (Recommenders README / benchmarks): most popular 0.256 nDCG@10,
 EASE (λ=500) 0.489, BPR (cornac) 0.442, BiVAE 0.475.
+
+This script scores the test part once, for information; it chooses nothing. The models'
+defaults were chosen on validation rows carved out of the training part
+(``benchmarks/tune_defaults.py movielens``).
 """
 
 from __future__ import annotations

@@ -172,6 +172,8 @@ def main() -> None:
     ap.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--home", help="read an existing workspace instead of generating one")
+    ap.add_argument("--only", default="fraud,forecasting,ranking,recommendations",
+                    help="comma-separated use cases to measure")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ws = workspace(args.home or tmp)
@@ -179,7 +181,9 @@ def main() -> None:
             t0 = time.perf_counter()
             generate(ws, scale=args.scale, seed=args.seed, progress=False)
             print(f"generated scale={args.scale} seed={args.seed} in {time.perf_counter() - t0:.1f}s\n")
-        rows = fraud_signal(ws) + demand_signal(ws) + ranking_signal(ws) + recs_signal(ws)
+        signals = {"fraud": fraud_signal, "forecasting": demand_signal, "ranking": ranking_signal,
+                   "recommendations": recs_signal}
+        rows = [row for name in args.only.split(",") for row in signals[name](ws)]
     print(f"| {'use case':16s} | {'method':52s} | {'metric':9s} | value  |")
     print(f"|{'-' * 18}|{'-' * 54}|{'-' * 11}|--------|")
     for uc, method, metric, value in rows:

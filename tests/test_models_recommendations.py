@@ -221,3 +221,35 @@ def test_ease_on_movielens_100k():
     ease, pop = ndcg(EASE(l2=500.0)), ndcg(MostPopular())
     assert ease > 0.47, ease
     assert 0.23 < pop < 0.28, pop
+
+
+# -- the synthetic marketplace -------------------------------------------------------------
+
+def _validation_ndcg(model, train: pd.DataFrame, valid: pd.DataFrame) -> float:
+    from training.metrics.topk import recommendation_metrics
+
+    relevant = {int(u): set(map(int, g)) for u, g in valid.groupby("user_id")["product_id"]}
+    recs = model.fit(train).recommend(sorted(relevant), k=10).sort_values(["user_id", "rank"])
+    lists = {int(u): list(map(int, g)) for u, g in recs.groupby("user_id")["product_id"]}
+    return recommendation_metrics(lists, relevant, k=10)["ndcg_at_10"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_personalised_beats_popularity_on_the_synthetic_world(seed):
+    """The small world's sessions carry the users' taste: on validation rows carved out of the
+    training part (per user, as the training job does; the test part is never read), EASE
+    with its default λ beats most-popular by at least 25% nDCG@10 (measured 1.41-1.45x on
+    seeds 0-2; 0.98-1.02x before sessions had an intent)."""
+    from pomona.data._marketplace import Samplers
+    from pomona.data._world import build_world, get_scale
+    from pomona.data.recommendations import interactions
+    from training.splits import per_user
+
+    scale = get_scale("small")
+    world = build_world(scale, seed)
+    frame = pd.concat(list(interactions(world, scale, seed, Samplers(world))), ignore_index=True)
+    masks = per_user(frame["user_id"], 0.25, 0.2, 42)
+    train, valid = frame[masks.train], frame[masks.valid]
+    pop = _validation_ndcg(MostPopular(), train, valid)
+    ease = _validation_ndcg(EASE(), train, valid)
+    assert ease > 1.25 * pop, (ease, pop)
