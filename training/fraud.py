@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from pydantic import Field
+
 import features
 from models.scoring import ModelBundle, score
 from pomona.data.fraud import IS_FRAUD

@@ -69,62 +69,6 @@ def sessions_per_user(scale: Scale) -> float:
     return scale.interactions / (scale.users * VIEWS_PER_SESSION * ROWS_PER_VIEW * 0.86)
 
 
-def interactions(w: World, scale: Scale, seed: int, samplers: Samplers) -> Iterator[pd.DataFrame]:
-    """Chunks of interactions, one per block of users."""
-    next_session = 1
-    rate = sessions_per_user(scale)
-    for chunk, lo in enumerate(range(0, w.n_users, scale.user_block)):
-        rng = rng_for(seed, 1, chunk)
-        users = np.arange(lo, min(lo + scale.user_block, w.n_users))
-        span = np.maximum(YEAR - 4 * 3600 - w.start[users], 0)
-        n_sess = rng.poisson(w.activity[users] * rate * span / YEAR)
-        s_user = np.repeat(users, n_sess)
-        s_start = w.start[s_user] + (rng.random(len(s_user)) * np.repeat(span, n_sess)).astype(np.int64)
-        s_start = with_rhythm(rng, s_start, w.start[s_user], HOUR_SHOPPING)
-        s_start = np.minimum(s_start, YEAR - 4 * 3600)
-        s_id = next_session + np.arange(len(s_user), dtype=np.int64)
-        next_session += len(s_user)
-        # views
-        n_views = 1 + rng.poisson(VIEWS_PER_SESSION - 1, len(s_user))
-        v_sess = np.repeat(np.arange(len(s_user)), n_views)
-        v_user = s_user[v_sess]
-        gaps = 10 + rng.exponential(60, len(v_sess)).astype(np.int64)
-        first = np.cumsum(n_views) - n_views
-        cs = np.cumsum(gaps)
-        offset = cs - np.repeat(cs[first], n_views)  # 0 for a session's first view
-        v_time = s_start[v_sess] + offset
-        kind = rng.choice(3, size=len(v_sess), p=SOURCE_P)
-        kind = np.where(kind == 2, 3, kind)  # 0 brand, 1 category, 3 popular
-        groups = np.where(kind == 0, w.fav_brands[v_user, rng.integers(0, 3, len(v_user))],
-                          pick_rows(np.cumsum(w.cat_pref[v_user], axis=1), rng.random(len(v_user))))
-        v_prod = samplers.draw(rng, kind, groups, month_of(v_time))
-        # some views lead to add-to-cart, some carts to a purchase
-        aff = w.affinity(v_user, v_prod)
-        rel_price = np.log(w.price[v_prod] / np.median(w.price))
-        p_cart = _sigmoid(-3.0 + 0.6 * aff + 1.0 * (w.quality[v_prod] - 3.6) - 0.15 * rel_price)
-        cart = rng.random(len(v_prod)) < p_cart
-        p_buy = _sigmoid(-0.4 + 0.8 * (w.quality[v_prod] - 3.6) + 0.3 * aff)
-        buy = cart & (rng.random(len(v_prod)) < p_buy)
-        c_time = v_time[cart] + rng.integers(5, 120, cart.sum())
-        b_time = v_time[buy] + 120 + rng.integers(30, 900, buy.sum())
-        parts = [(v_user, v_prod, v_time, v_sess, 0), (v_user[cart], v_prod[cart], c_time, v_sess[cart], 1),
-                 (v_user[buy], v_prod[buy], b_time, v_sess[buy], 2)]
-        user = np.concatenate([p[0] for p in parts])
-        prod = np.concatenate([p[1] for p in parts])
-        t = np.concatenate([p[2] for p in parts])
-        sess = np.concatenate([p[3] for p in parts])
-        etype = np.concatenate([np.full(len(p[0]), p[4]) for p in parts])
-        order = np.lexsort((etype, t, user))
-        yield pd.DataFrame({
-            schemas.USER_ID: user[order] + 1,
-            schemas.PRODUCT_ID: prod[order] + 1,
-            schemas.TS: to_utc(t[order]),
-            schemas.EVENT_TYPE: EVENT_TYPES[etype[order]],
-            schemas.WEIGHT: EVENT_WEIGHTS[etype[order]],
-            "session_id": s_id[sess[order]],
-        })
-
-
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
