@@ -19,15 +19,20 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting_base import (
+    CARRIED,
+    KNOWN,
     SeasonalNaive,
     _Forecaster,
     calendar,
     default_lags,
     default_windows,
+    future_inputs,
+    last_values,
 )
 from pomona.schemas import SERIES_ID, TS, Y
 
-__all__ = ["LGBMForecaster", "SeasonalNaive", "default_lags", "default_windows"]
+__all__ = ["CARRIED", "KNOWN", "LGBMForecaster", "SeasonalNaive", "default_lags", "default_windows",
+           "future_inputs", "last_values"]
 
 
 class LGBMForecaster(_Forecaster):
@@ -42,8 +47,16 @@ class LGBMForecaster(_Forecaster):
     ``seasonal_difference=True`` the booster learns the change from one season ago
     (``y[t] - y[t - m]``, scaled) and the forecast adds it back, so "repeat the last
     season" is its zero answer; with the L1 objective (the median change) series that
-    repeat almost exactly stay exact. On M4 Hourly this took OWA from 0.64 (level, L2) to
-    0.48 (``benchmarks/check_forecast_m4.py``). Default lags and windows per ``freq``:
+    repeat almost exactly stay exact. Count data (every training value a whole number, such as
+    units sold; ``round_counts=True``): the point forecast estimates a median (L1), and a
+    median of counts is a count, so it is rounded to a whole number; an intermittent series
+    then gets 0 where zero is its likeliest value, which MAE and sMAPE reward (on the small
+    synthetic world's validation part this took sMAPE from 70 to 42; 30% of its series sell
+    under one unit a day). ``round_counts`` was chosen on a validation part (the last horizon
+    of each series' training data), never on a test part. The other defaults (seasonal
+    difference, L1) came from earlier work that measured M4 Hourly's test part; re-checked on
+    its validation part only (OWA 0.489 against seasonal naive's 0.629), not re-chosen there
+    against alternatives. Default lags and windows per ``freq``:
     :func:`default_lags`, :func:`default_windows` (hourly: 1..24, 48, ..., 168).
 
     Intervals: ``"conformal"`` holds out the last ``max_horizon`` steps of every series,
@@ -60,8 +73,8 @@ class LGBMForecaster(_Forecaster):
                  rolling_windows: list[int] | None = None, n_estimators: int = 1000, learning_rate: float = 0.05,
                  num_leaves: int = 63, min_child_samples: int = 20, max_horizon: int = 28,
                  intervals: str = "conformal", level: int = 90, target_transform: str | None = "series_scale",
-                 seasonal_difference: bool = True, objective: str = "l1", random_state: int = 0,
-                 n_jobs: int | None = None):
+                 seasonal_difference: bool = True, objective: str = "l1", round_counts: bool = True,
+                 random_state: int = 0, n_jobs: int | None = None):
         self.season_length = season_length
         self.freq = freq
         self.lags = lags
@@ -76,6 +89,7 @@ class LGBMForecaster(_Forecaster):
         self.target_transform = target_transform
         self.seasonal_difference = seasonal_difference
         self.objective = objective
+        self.round_counts = round_counts
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -192,6 +206,7 @@ class LGBMForecaster(_Forecaster):
         H = self.max_horizon_
         if self.intervals == "conformal":
             self.conformal_errors_ = self._conformal(X, H)
+        self.counts_ = bool(self.round_counts and np.array_equal(X[Y].to_numpy(), np.round(X[Y].to_numpy())))
         self.scale_ = self._scale(X).reindex(self.series_)
         self.booster_, self.quantile_boosters_, _ = self._fit_boosters(X, self.scale_, self.exog_)
         self.feature_importances_ = pd.Series(self.booster_.feature_importance("gain"),
@@ -201,21 +216,29 @@ class LGBMForecaster(_Forecaster):
         return self
 
     def _conformal(self, X: pd.DataFrame, H: int) -> np.ndarray:
-        """Scaled absolute errors (series x step) of forecasting each series' last H steps."""
-        pos_from_end = X.groupby(SERIES_ID, sort=False).cumcount(ascending=False).to_numpy()
+        """Scaled absolute errors (series x step) of forecasting each series' last steps.
+
+        Calibrates ``min(H, what history allows)`` steps: a series takes part when it keeps
+        more than ``season_length`` values before the held-out steps, and the number of steps is
+        cut so that at least half of the series take part (short M4 yearly or quarterly series
+        cannot hold out a whole ``max_horizon``); :meth:`predict` widens the last calibrated
+        step's quantile by ``sqrt(k / steps)`` for steps k past them."""
         size = X.groupby(SERIES_ID, sort=False)[Y].transform("size").to_numpy()
-        usable = size > H + max(int(self.season_length), 1)
-        if not usable.any():
-            raise ValueError(f"conformal intervals need series longer than max_horizon + season_length "
-                             f"({H} + {self.season_length}); none is")
-        head, tail = X[usable & (pos_from_end >= H)], X[usable & (pos_from_end < H)]
+        need = max(int(self.season_length), 1) + 1
+        steps = int(min(H, np.median(X.groupby(SERIES_ID, sort=False).size()) - need))
+        if steps < 1:
+            raise ValueError(f"conformal intervals need series of at least season_length + 2 = {need + 1} values "
+                             f"(half of these are shorter); use intervals='quantile' or longer series")
+        pos_from_end = X.groupby(SERIES_ID, sort=False).cumcount(ascending=False).to_numpy()
+        usable = size >= steps + need
+        head, tail = X[usable & (pos_from_end >= steps)], X[usable & (pos_from_end < steps)]
         scale = self._scale(head)
         booster, _, _ = self._fit_boosters(head, scale, self.exog_)
         series = np.asarray(pd.unique(head[SERIES_ID]))
         history = {s: v.to_numpy() for s, v in head.groupby(SERIES_ID, sort=False)[Y]}
         future = tail.sort_values([SERIES_ID, TS], kind="stable").reset_index(drop=True)
-        yhat, _ = self._recurse(booster, None, history, scale, future, series, H)
-        actual = future[Y].to_numpy().reshape(len(series), H)
+        yhat, _ = self._recurse(booster, None, history, scale, future, series, steps)
+        actual = future[Y].to_numpy().reshape(len(series), steps)
         return np.abs(actual - yhat) / scale.reindex(series).to_numpy()[:, None]
 
     def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None,
@@ -227,15 +250,17 @@ class LGBMForecaster(_Forecaster):
         if self.intervals == "quantile" and level != self.level:
             raise ValueError(f"quantile intervals were trained for level={self.level}; got level={level}")
         sel = self._select(series)
-        future = self._future_exog(self._future_index(h, sel), X_future)
+        future = self._future_exog(self.future_index(h, sel), X_future)
         yhat, bounds = self._recurse(self.booster_, self.quantile_boosters_, self.history_, self.scale_,
                                      future, sel, h)
         out = future[[SERIES_ID, TS]].copy()
-        out["yhat"] = yhat.ravel()
+        out["yhat"] = np.round(yhat).ravel() if getattr(self, "counts_", False) else yhat.ravel()
         if self.intervals == "conformal":
             err = self.conformal_errors_[:, :h]
-            n = err.shape[0]
+            n, steps = err.shape
             q = np.quantile(err, min(1.0, math.ceil((n + 1) * level / 100) / n), axis=0, method="higher")
+            if h > steps:  # past the calibrated steps: the last one's spread, widened like a random walk
+                q = np.r_[q, q[-1] * np.sqrt(np.arange(steps + 1, h + 1) / steps)]
             half = q[None, :] * self.scale_.reindex(sel).to_numpy()[:, None]
             out["yhat_lower"], out["yhat_upper"] = (yhat - half).ravel(), (yhat + half).ravel()
         else:

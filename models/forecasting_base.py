@@ -16,6 +16,12 @@ from sklearn.utils.validation import check_is_fitted
 from pomona.schemas import PRODUCT_ID, SERIES_ID, SPLIT, STORE_ID, TS, Y
 
 KEYS = (SERIES_ID, TS)
+# How a forecaster gets an exogenous column's values for the steps it forecasts. KNOWN: known in
+# advance (a price or promotion plan, holidays), given for every future step by whoever asks;
+# CARRIED: the series' last known value, carried forward ("no announced change"). The backtest
+# and serving both build a model's future inputs with :func:`future_inputs`, so a backtest sees
+# exactly what serving will have at that origin.
+KNOWN, CARRIED = "known", "carried"
 NOT_EXOGENOUS = frozenset({SERIES_ID, TS, Y, SPLIT, STORE_ID, PRODUCT_ID})  # keys and ids are no inputs
 OUTPUT = [SERIES_ID, TS, "yhat", "yhat_lower", "yhat_upper"]
 
@@ -64,6 +70,50 @@ def calendar(ts: pd.Series | pd.DatetimeIndex, freq: str) -> dict[str, np.ndarra
     return {k: v.astype("float64") for k, v in out.items()}
 
 
+def future_inputs(estimator, series, horizon: int, last_known: pd.DataFrame | None,
+                  known: tuple[str, ...] | list[str] = (), plan: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The frame a fitted forecaster scores for ``horizon`` steps of ``series``: ``series_id``,
+    ``event_timestamp`` (steps 1..horizon after each series' last fitted timestamp) and the
+    model's exogenous columns. A column in ``known`` comes from ``plan`` (``series_id``,
+    ``event_timestamp`` and the column, every step; missing steps raise); every other column
+    is CARRIED: the series' value in ``last_known`` (indexed by series id: its last row at or
+    before the model's last timestamp), 0 where there is none."""
+    exog = list(getattr(estimator, "exog_", None) or [])
+    series = [str(s) for s in series]
+    if not exog:
+        return pd.DataFrame({SERIES_ID: series})
+    out = estimator.future_index(int(horizon), series)
+    out[SERIES_ID] = out[SERIES_ID].astype(str)
+    known = [c for c in exog if c in set(known)]
+    if known:
+        if plan is None or any(c not in plan.columns for c in known):
+            raise ValueError(f"the inputs {known} are declared known in advance: give their values for "
+                             f"every forecast step")
+        right = plan[[SERIES_ID, TS, *known]].assign(**{SERIES_ID: plan[SERIES_ID].astype(str)})
+        out = out.merge(right.drop_duplicates([SERIES_ID, TS], keep="last"), on=[SERIES_ID, TS], how="left")
+        if out[known].isna().any(axis=None):
+            row = out[out[known].isna().any(axis=1)].iloc[0]
+            raise ValueError(f"no planned {known} for series {row[SERIES_ID]!r} at {row[TS]} (needs every step)")
+    for c in exog:
+        if c in known:
+            continue
+        values = last_known[c] if last_known is not None and c in last_known.columns else pd.Series(dtype="float64")
+        values = pd.Series(values.to_numpy(), index=pd.Index(values.index).astype(str))
+        out[c] = out[SERIES_ID].map(values).astype("float64").fillna(0.0).to_numpy()
+    return out
+
+
+def last_values(frame: pd.DataFrame, columns: list[str], until: pd.Series | None = None) -> pd.DataFrame:
+    """Each series' last row's ``columns`` (indexed by series id, as str), at or before its
+    timestamp in ``until`` (series id -> timestamp) where given."""
+    rows = frame[[SERIES_ID, TS, *[c for c in columns if c in frame.columns]]]
+    rows = rows.assign(**{SERIES_ID: rows[SERIES_ID].astype(str)})
+    if until is not None:
+        ends = pd.Series(pd.to_datetime(until.to_numpy(), utc=True), index=pd.Index(until.index).astype(str))
+        rows = rows[pd.to_datetime(rows[TS], utc=True) <= rows[SERIES_ID].map(ends)]
+    return rows.sort_values(TS, kind="stable").groupby(SERIES_ID, sort=False).tail(1).set_index(SERIES_ID)
+
+
 class _Forecaster(RegressorMixin, BaseEstimator):
     """Input checks, exogenous columns, future timestamps and the horizon limit."""
 
@@ -88,6 +138,12 @@ class _Forecaster(RegressorMixin, BaseEstimator):
                       and (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
                       and not pd.api.types.is_datetime64_any_dtype(X[c])]
         self.series_ = np.asarray(pd.unique(X[SERIES_ID]))
+        offset = to_offset(self.freq)
+        last = pd.DatetimeIndex(X.groupby(SERIES_ID, sort=False)[TS].max())
+        off_grid = [t for t in last[:50] if not offset.is_on_offset(t.tz_localize(None) if t.tz else t)]
+        if off_grid:
+            raise ValueError(f"timestamp {off_grid[0]} is not on the grid of freq={self.freq!r} ({offset.freqstr}); "
+                             f"pass the anchored frequency of the data (e.g. 'W-SAT' for weeks ending on Saturday)")
         self.last_timestamp_ = X.groupby(SERIES_ID, sort=False)[TS].max().reindex(self.series_)
         self.nonnegative_ = bool((X[Y] >= 0).all())  # demand, counts: forecasts and bounds never below 0
 
@@ -118,7 +174,7 @@ class _Forecaster(RegressorMixin, BaseEstimator):
             raise ValueError(f"unknown series {unknown[:5]} (the model was fit on {len(known)} series)")
         return np.asarray(self.series_)[known.get_indexer(wanted)]
 
-    def _future_index(self, h: int, series=None) -> pd.DataFrame:
+    def future_index(self, h: int, series=None) -> pd.DataFrame:
         """(series, step) rows for steps 1..h after each series' last timestamp, series-major."""
         offset = to_offset(self.freq)
         sel = self._select(series)
@@ -191,7 +247,7 @@ class SeasonalNaive(_Forecaster):
         """Forecasts for h steps per series (all, or the ids in ``series``) with ``level``% intervals."""
         h = self._check_h(h)
         m = int(self.season_length)
-        out = self._future_index(h, series)
+        out = self.future_index(h, series)
         k = np.arange(1, h + 1)
         widen = np.sqrt(np.ceil(k / m))
         yhat, half = [], []

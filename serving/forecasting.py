@@ -4,12 +4,18 @@ A forecaster's state is its history (learned at fit), so the request names the s
 ``series_id``, or ``store_id`` and ``product_id`` for the synthetic marketplace, whose series
 are ``"<store_id>-<product_id>"``.
 
+The forecast starts one step after the series' last timestamp the model was fit on (the
+registered model is refit on every row, so: after its last observation).
+
 Future exogenous inputs (``price``, ``promo``, ``is_holiday`` in the synthetic data, the
-columns of the ``forecasting_calendar`` view) are needed for every forecast step. The online
-store cannot give them: the calendar view's TTL is one step (a price never carries over), so
-past the data's end it is empty. Serving therefore carries each series' **last known values
-from the offline data** forward over the horizon ("no announced price or promotion change"),
-read once per model version. A series the model was not fit on gets ``cold_start: true`` and
+columns of the ``forecasting_calendar`` view) are needed for every forecast step, and each is
+declared at training (``known_in_advance`` in the config, kept in the model's parameters):
+a column known in advance comes from the request's ``plan`` (one object per step: a price or
+promotion plan); every other is carried forward from the series' **last known value in the
+offline data** at the model's last timestamp ("no announced change"; the online store cannot
+give future values: the calendar view's TTL is one step), read once per model version. The
+frame is built by :func:`models.forecasting.future_inputs`, the function the training
+backtest uses, so a backtest sees exactly what serving answers with. A series the model was not fit on gets ``cold_start: true`` and
 the per-step mean forecast over all known series (dates continue from the latest series end).
 """
 
@@ -24,6 +30,7 @@ import pyarrow.parquet as pq
 from pandas.tseries.frequencies import to_offset
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from models.forecasting import future_inputs, last_values
 from models.scoring import score
 from pomona.data.writer import read_manifest
 from pomona.errors import PomonaError
@@ -50,6 +57,8 @@ class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     series_parts: ClassVar[tuple[str, ...]] = ()
     horizon: int = Field(ge=1, le=MAX_HORIZON)
+    # Values of the inputs the model declares known in advance, one object per forecast step.
+    plan: Optional[list[dict[str, float]]] = Field(None, max_length=MAX_HORIZON)
 
     @model_validator(mode="after")
     def _one_series(self):
@@ -105,11 +114,13 @@ PACKAGE_DATA = True  # a SageMaker model carries the dataset: prepare reads the 
 
 
 def prepare(bundle, ws: Workspace) -> dict:
-    """Each series' last known exogenous values (offline data), for every version once."""
-    runtime.single_threaded(getattr(bundle.estimator, "booster_", None),
-                    *(getattr(bundle.estimator, "quantile_boosters_", None) or ()))
-    exog = list(getattr(bundle.estimator, "exog_", []) or [])
-    state = {"exog": exog, "last_exog": None, "cold": {}, "series_of": {}}
+    """Each series' last known exogenous values (offline data, at or before the model's last
+    timestamp of the series), for every version once."""
+    est = bundle.estimator
+    runtime.single_threaded(getattr(est, "booster_", None), *(getattr(est, "quantile_boosters_", None) or ()))
+    exog = list(getattr(est, "exog_", []) or [])
+    state = {"exog": exog, "known": list(bundle.params.get("known_in_advance", ()) or ()), "last_exog": None,
+             "cold": {}, "series_of": {}}
     path = _demand_path(ws)
     names = pq.read_schema(path).names
     parts = [c for c in SERIES_PARTS if c in names]
@@ -119,8 +130,8 @@ def prepare(bundle, ws: Workspace) -> dict:
         pairs = demand[[*parts, SERIES_ID]].drop_duplicates(parts)
         state["series_of"] = {tuple(k): str(s) for *k, s in pairs.itertuples(index=False)}
     if have:
-        last = demand.sort_values(TS, kind="stable").groupby(SERIES_ID, sort=False).tail(1)
-        state["last_exog"] = last.set_index(SERIES_ID)[have]
+        ends = pd.Series(np.asarray(est.last_timestamp_), index=pd.Index(np.asarray(est.series_)).astype(str))
+        state["last_exog"] = last_values(demand, have, until=ends)
     return state
 
 
@@ -135,45 +146,46 @@ def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> For
         key = tuple(getattr(request, c) for c in SERIES_PARTS)
         series = m.state.get("series_of", {}).get(key, "-".join(map(str, key)))
     known = pd.Index(pd.Series(est.series_).astype(str))
-    if series in known:
-        out = score(m.bundle, _future(m, est, [series], request.horizon), horizon=request.horizon)
-        cold = False
-    else:
-        out, cold = _cold(m, est, request.horizon), True
+    plan = getattr(request, "plan", None)
+    if plan is not None and len(plan) != request.horizon:
+        raise RequestError("plan", f"{len(plan)} steps given; send one object per forecast step ({request.horizon})")
+    try:
+        if series in known:
+            out = score(m.bundle, _future(m, est, [series], request.horizon, plan), horizon=request.horizon)
+            cold = False
+        else:
+            out, cold = _cold(m, est, request.horizon, plan), True
+    except ValueError as exc:  # a known-in-advance input without its plan
+        raise RequestError("plan", str(exc)) from None
     steps = [Step(date=pd.Timestamp(t).isoformat(), yhat=float(y), yhat_lower=float(lo), yhat_upper=float(hi))
              for t, y, lo, hi in zip(out[TS], out["yhat"], out["yhat_lower"], out["yhat_upper"])]
     return ForecastResponse(forecast=steps, model_version=m.version, cold_start=cold)
 
 
-def _future(m: runtime.Loaded, est, series: list[str], horizon: int) -> pd.DataFrame:
-    """Rows (series_id, event_timestamp, exog...) for steps 1..horizon of each series."""
-    if not m.state.get("exog"):
-        return pd.DataFrame({SERIES_ID: series})
-    last_ts = pd.Series(est.last_timestamp_.to_numpy(), index=pd.Index(est.series_).astype(str))
-    offset = to_offset(est.freq)
-    frames = []
-    for s in series:
-        start = pd.Timestamp(last_ts[s])
-        ts = [start + offset * k for k in range(1, horizon + 1)]
-        f = pd.DataFrame({SERIES_ID: s, TS: ts})
-        values = m.state["last_exog"]
-        for col in m.state["exog"]:
-            f[col] = values.at[s, col] if values is not None and s in values.index and col in values else 0.0
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True)
+def _future(m: runtime.Loaded, est, series: list[str], horizon: int, plan: list[dict] | None = None) -> pd.DataFrame:
+    """Rows (series_id, event_timestamp, exog...) for steps 1..horizon of each series, built by
+    the function the training backtest uses (a ``plan`` applies to every series, by step)."""
+    frame = None
+    if plan is not None and m.state.get("exog"):
+        frame = est.future_index(horizon, series).reset_index(drop=True)
+        values = pd.DataFrame(plan * len(series)).reindex(columns=m.state["known"])
+        frame = pd.concat([frame, values], axis=1)
+    return future_inputs(est, series, horizon, m.state.get("last_exog"), m.state.get("known", ()), frame)
 
 
-def _cold(m: runtime.Loaded, est, horizon: int) -> pd.DataFrame:
+def _cold(m: runtime.Loaded, est, horizon: int, plan: list[dict] | None = None) -> pd.DataFrame:
     """The per-step mean forecast over all known series (cached per version and horizon)."""
     cache = m.state.setdefault("cold", {})
-    if horizon not in cache:
+    if plan is not None or horizon not in cache:
         series = [str(s) for s in est.series_]
-        fc = score(m.bundle, _future(m, est, series, horizon), horizon=horizon)
+        fc = score(m.bundle, _future(m, est, series, horizon, plan), horizon=horizon)
         fc["step"] = fc.groupby(SERIES_ID, sort=False).cumcount()
         mean = fc.groupby("step")[["yhat", "yhat_lower", "yhat_upper"]].mean()
         start = pd.Timestamp(pd.Series(est.last_timestamp_.to_numpy()).max())
         offset = to_offset(est.freq)
         mean[TS] = [start + offset * (k + 1) for k in mean.index]
+        if plan is not None:
+            return mean.reset_index(drop=True)
         cache[horizon] = mean.reset_index(drop=True)
     return cache[horizon]
 

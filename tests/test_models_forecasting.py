@@ -227,3 +227,35 @@ def test_nonnegative_targets_give_nonnegative_forecasts(model):
     # A target that goes negative keeps negative forecasts possible.
     shifted = df.assign(y=df["y"] - 10.0)
     assert not clone(model).set_params(max_horizon=H).fit(shifted).nonnegative_
+
+
+def test_short_series_calibrate_what_history_allows():
+    """M4 yearly-like series of 14 points with max_horizon 48: conformal intervals calibrate
+    the steps the history allows and widen past them, instead of failing."""
+    rng = np.random.default_rng(0)
+    df = pd.concat([pd.DataFrame({"series_id": f"y{i}", "event_timestamp": pd.date_range("2000", periods=14, freq="YS"),
+                                  "y": 100 + 5 * np.arange(14) + rng.normal(0, 2, 14)}) for i in range(4)])
+    m = LGBMForecaster(season_length=1, freq="YS", max_horizon=48, n_estimators=10, n_jobs=1).fit(df)
+    assert 1 <= m.conformal_errors_.shape[1] < 48
+    out = m.predict(48)
+    width = (out["yhat_upper"] - out["yhat_lower"]).to_numpy().reshape(4, 48)
+    assert np.isfinite(width).all() and (np.diff(width[:, m.conformal_errors_.shape[1] - 1:], axis=1) >= 0).all()
+
+
+def test_timestamps_off_the_frequency_grid_raise():
+    ts = pd.date_range("2000-01-01", periods=30, freq="W-SAT")
+    df = pd.DataFrame({"series_id": "w", "event_timestamp": ts, "y": np.arange(30.0)})
+    with pytest.raises(ValueError, match="W-SAT"):
+        SeasonalNaive(season_length=1, freq="W").fit(df)
+    assert len(SeasonalNaive(season_length=1, freq="W-SAT").fit(df).predict(3)) == 3
+
+
+def test_count_forecasts_are_whole_numbers():
+    rng = np.random.default_rng(2)
+    ts = pd.date_range("2024-01-01", periods=120, freq="D", tz="UTC")
+    df = pd.concat([pd.DataFrame({"series_id": f"c{i}", "event_timestamp": ts,
+                                  "y": rng.poisson(0.3 + 3 * i, len(ts)).astype(float)}) for i in range(3)])
+    out = LGBMForecaster(season_length=7, freq="D", max_horizon=7, **FAST).fit(df).predict(7)
+    assert (out["yhat"] == out["yhat"].round()).all()
+    raw = LGBMForecaster(season_length=7, freq="D", max_horizon=7, round_counts=False, **FAST).fit(df).predict(7)
+    assert (raw["yhat"] != raw["yhat"].round()).any()

@@ -44,7 +44,8 @@ class Freq:
 FREQUENCIES: dict[str, Freq] = {
     "hourly": Freq("Hourly", "h", 24, 48, np.timedelta64(1, "h")),
     "daily": Freq("Daily", "D", 1, 14, np.timedelta64(1, "D")),
-    "weekly": Freq("Weekly", "W", 1, 13, np.timedelta64(7, "D")),
+    # M4 weeks start 2000-01-01, a Saturday: pandas' plain "W" is anchored on Sundays.
+    "weekly": Freq("Weekly", "W-SAT", 1, 13, np.timedelta64(7, "D")),
     "monthly": Freq("Monthly", "MS", 12, 18, None, 1),
     "quarterly": Freq("Quarterly", "QS", 4, 8, None, 3),
     "yearly": Freq("Yearly", "YS", 1, 6, None, 12),
