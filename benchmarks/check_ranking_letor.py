@@ -8,6 +8,8 @@ for ``LambdaMART()`` with its defaults, LightGBM's own ``train.conf`` reference
 configuration (lambdarank, 100 trees, lr 0.1, 31 leaves, min_data_in_leaf 50,
 min_sum_hessian 5, bagging 0.9 every iteration) and ``StrongestFeature``.
 The product's floor is NDCG@10 0.74 (mean of the seeds).
+It scores rank.test once, for information, and chooses nothing: the defaults were chosen on
+queries carved out of rank.train (``benchmarks/tune_defaults.py letor``).
 """
 
 from __future__ import annotations
