@@ -48,6 +48,9 @@ def _table(rows: list[dict], title: str) -> None:
 
 
 # -- recommendations -------------------------------------------------------------------------
+LIMIT: int | None = None  # --limit: the first N points of each grid
+
+
 def recs_grid() -> list[tuple[str, object]]:
     from models.recommendations import EASE, BPRMatrixFactorization, MostPopular
 
@@ -56,7 +59,7 @@ def recs_grid() -> list[tuple[str, object]]:
     for reg, epochs in itertools.product((3e-3, 1e-2, 3e-2), (30, 60, 120)):
         grid.append((f"bpr reg={reg:g} epochs={epochs}", BPRMatrixFactorization(reg=reg, epochs=epochs, device="cpu")))
     grid.append(("bpr factors=16", BPRMatrixFactorization(factors=16, device="cpu")))
-    return grid
+    return grid[:LIMIT]
 
 
 def recs_validation(frame: pd.DataFrame, title: str) -> list[dict]:
@@ -115,7 +118,7 @@ def lambdamart_grid() -> list[tuple[str, dict]]:
     grid.append(("train.conf (100 trees, lr 0.1, min 50, bagging 0.9, all features)",
                  dict(n_estimators=100, learning_rate=0.1, min_child_samples=50, subsample=0.9,
                       colsample_bytree=1.0)))
-    return grid
+    return grid[:LIMIT]
 
 
 def letor(args) -> None:
@@ -171,7 +174,7 @@ def vehicle(args) -> None:
                                                                       min_child_samples=mcs, random_state=s)))
     defaults = {"logistic": LogisticFraud().get_params(), "lightgbm": LGBMFraud().get_params()}
     rows = []
-    for name, make in grid:
+    for name, make in grid[:LIMIT]:
         pr, roc, t0 = [], [], time.perf_counter()
         for seed in SEEDS:
             model = make(seed).fit(train, train[IS_FRAUD])
@@ -193,7 +196,10 @@ def main() -> None:
     ap.add_argument("--data", default=str(DATA), help="the folder of the real datasets")
     ap.add_argument("--scale", default="small")
     ap.add_argument("--seed", type=int, default=0, help="the synthetic world's seed")
+    ap.add_argument("--limit", type=int, default=None, help="score only the first N grid points (a smoke run)")
     args = ap.parse_args()
+    global LIMIT
+    LIMIT = args.limit
     {"synthetic": synthetic, "movielens": movielens, "letor": letor, "vehicle": vehicle}[args.dataset](args)
 
 

@@ -329,6 +329,8 @@ def run_benchmark(e: Env, cmd: str) -> str:
         cmd += f" --home {e.home}"
     if script.endswith("features_bench.py"):
         cmd += " --frame-rows 20000 --profile-calls 0" + ("" if "gen" in cmd else f" --home {e.home}")
+    if script.endswith("tune_defaults.py"):  # the synthetic world, two grid points (the real sets: real_data.py)
+        cmd = re.sub(r"tune_defaults\.py \S+", "tune_defaults.py synthetic --scale small --limit 2", cmd)
     if script.endswith("real_data.py"):
         if not SHARED_DATA.exists():
             pytest.skip(f"real datasets not available at {SHARED_DATA}")
