@@ -198,5 +198,5 @@ def example(data: Data):
     ts = pd.date_range(last.tz_localize(None), periods=h + 1, freq=data.extra["freq"])[1:]
     out = pd.DataFrame({SERIES_ID: first, TS: ts.tz_localize(last.tz) if last.tz else ts})
     for c in exog:
-        out[c] = rows[c].iloc[-1]
+        out[c] = float(rows[c].iloc[-1])  # float64, as serving builds carried-forward inputs
     return out, {"horizon": h}
