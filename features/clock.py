@@ -41,9 +41,9 @@ def store_now(store: FeatureStore, svc, ws: Workspace, config_path: str, stamp: 
         return pd.Timestamp.now("UTC")
     key = (id(store), svc.name, stamp)
     if key not in _MATERIALIZED:
-        ends = [end for proj in svc.feature_view_projections
-                for fv in [v for v in store.list_feature_views(allow_cache=True) if v.name == proj.name]
-                for _, end in (getattr(fv, "materialization_intervals", None) or [])]
+        views = {fv.name: fv for fv in store.list_feature_views(allow_cache=True)}
+        ends = [end for proj in svc.feature_view_projections if proj.name in views
+                for _, end in (getattr(views[proj.name], "materialization_intervals", None) or [])]
         if len(_MATERIALIZED) > 64:
             _MATERIALIZED.clear()
         _MATERIALIZED[key] = pd.Timestamp(max(ends)).tz_convert("UTC") if ends else None
@@ -54,14 +54,9 @@ def read_times(rows: list[dict], at, entity_time, now) -> list[int]:
     """Each row's read time in unix microseconds: ``at`` (one time, or one per row; naive is
     UTC), else the row's own time (``entity_time(row)``), else ``now()``."""
     if at is None:
-        clock = None
-        at = []
-        for row in rows:
-            t = entity_time(row) if entity_time else None
-            if t is None:
-                clock = clock if clock is not None else now()
-                t = clock
-            at.append(t)
+        own = [entity_time(row) if entity_time else None for row in rows]
+        fallback = now() if any(t is None for t in own) else None  # the store's clock, read once
+        at = [fallback if t is None else t for t in own]
     times = [at] * len(rows) if isinstance(at, (str, datetime)) else list(at)
     if len(times) != len(rows):
         raise PomonaError(f"at has {len(times)} times for {len(rows)} entity rows")

@@ -170,8 +170,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
                 with clock("evaluate"):
                     vm, _ = mod.evaluate(bundle_of(est, bundle_params), data, cfg, "valid")
                 with clock("log"):
-                    tracking.log_params({f"model.{k}": _short(v) for k, v in est.get_params().items()})
-                    tracking.log_params({f"scoring.{k}": v for k, v in bundle_params.items()})
+                    _log_fit(est, bundle_params)
                     tracking.log_metrics({f"valid.{k}": float(v) for k, v in vm.items()})
                     tracking.set_tags({"candidate": name, "feature_service": service, "feature_fingerprint": fingerprint})
                 log(f"[{use_case}]   {name} validation: " + ", ".join(f"{k}={v:.4f}" for k, v in vm.items()))
@@ -208,8 +207,7 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
                                      best.bundle_params)
                 registered = bundle_of(est, best.bundle_params)
                 with clock("log"):
-                    tracking.log_params({f"model.{k}": _short(v) for k, v in est.get_params().items()})
-                    tracking.log_params({f"scoring.{k}": v for k, v in best.bundle_params.items()})
+                    _log_fit(est, best.bundle_params)
                     tracking.log_metrics({k: float(v) for k, v in best.metrics.items()})
                     tracking.log_metrics({f"valid.{k}": float(v) for k, v in best.validation_metrics.items()})
                     tracking.set_tags({"candidate": best.name, "refit": "true", "evaluated_run_id": best.run_id,
@@ -318,6 +316,12 @@ def _best(primary: str, results: list[Candidate]) -> Candidate:
     if not scored:
         raise PomonaError(f"no candidate produced a validation {primary}")
     return max(scored, key=lambda r: sign * r.validation_metrics[primary])
+
+
+def _log_fit(est, bundle_params: dict) -> None:
+    """A fitted candidate's hyperparameters (``model.*``) and scoring parameters (``scoring.*``)."""
+    tracking.log_params({f"model.{k}": _short(v) for k, v in est.get_params().items()})
+    tracking.log_params({f"scoring.{k}": v for k, v in bundle_params.items()})
 
 
 def _short(v) -> str:
