@@ -4,7 +4,7 @@ published ones: every candidate's validation figures (where the choice is made),
 figures of the chosen candidate and the baseline (scored once). Seeds: the mean of 3 where the
 test set is small (ranking, fraud); "chosen" counts the seeds that chose the candidate.
 
-    .venv/bin/python benchmarks/real_data.py [--data ../shared/data] [--only movielens,letor,vehicle,m4]
+    .venv/bin/python benchmarks/real_data.py [--data ../shared/data] [--only movielens,letor,vehicle,m4,m3q,m3y]
 """
 
 from __future__ import annotations
@@ -37,7 +37,15 @@ RUNS = {
                 [0, 1, 2]),
     "m4": ("m4", "forecasting/m4-hourly", "forecasting", ["smape", "mase", "owa", "coverage_90"],
            {"seasonal naive (M4)": [13.912, 1.193, 0.627, None], "#1 Smyl ES-RNN": [9.328, 0.893, 0.440, None],
-            "#2 FFORMA": [11.506, 0.819, 0.484, None], "floor": [None, None, 0.60, None]}, [0]),
+            "#2 FFORMA": [11.506, 0.819, 0.484, None], "goal": [None, None, 0.44, None]}, [0]),
+    "m3q": ("m4", "forecasting/m3-quarterly", "forecasting", ["smape", "mase", "owa", "coverage_90"],
+            {"seasonal naive (measured, M4 formula)": [11.07, None, None, None],
+             "Theta (M3 winner, M3 paper)": [8.96, None, None, None], "N-BEATS": [8.84, None, None, None],
+             "goal": [8.96, None, None, None]}, [0]),
+    "m3y": ("m4", "forecasting/m3-yearly", "forecasting", ["smape", "mase", "owa", "coverage_90"],
+            {"seasonal naive (measured, M4 formula)": [17.88, None, None, None],
+             "Theta (M3 paper)": [16.90, None, None, None], "N-BEATS": [15.93, None, None, None],
+             "goal": [15.93, None, None, None]}, [0]),
 }
 
 
@@ -79,6 +87,11 @@ def main() -> int:
                           + " | ".join(f"{v:.4f}" for v in vals) + " |")
         for name, vals in published.items():
             print(f"| {name} | test | | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+        n_series = features.training_frame(uc, ws=ws)["series_id"].nunique() if uc == "forecasting" else None
+        print(f"\nFit time on the training part (seed {seeds[0]})" + (f", {n_series} series:" if n_series else ":"))
+        for c in runs[0].candidates:
+            per = f", {c['fit_seconds'] / n_series * 1000:.1f} s per 1,000 series" if n_series else ""
+            print(f"- {c['name']}: {c['fit_seconds']:.1f} s{per}")
     return 0
 
 

@@ -5,7 +5,9 @@ global LightGBM and is the module that configs and the registry name."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -112,6 +114,33 @@ def last_values(frame: pd.DataFrame, columns: list[str], until: pd.Series | None
         ends = pd.Series(pd.to_datetime(until.to_numpy(), utc=True), index=pd.Index(until.index).astype(str))
         rows = rows[pd.to_datetime(rows[TS], utc=True) <= rows[SERIES_ID].map(ends)]
     return rows.sort_values(TS, kind="stable").groupby(SERIES_ID, sort=False).tail(1).set_index(SERIES_ID)
+
+
+# Recent fits of this process, by estimator settings and data (see :func:`fit_once`).
+_FITTED: OrderedDict[str, object] = OrderedDict()
+FIT_CACHE_SIZE = 12
+
+
+def fit_once(estimator, X: pd.DataFrame):
+    """``estimator`` fit on ``X``, or the equal estimator this process already fit on equal data.
+
+    A fit is a deterministic function of the settings (``get_params``, seed included) and the
+    rows, and a training job fits the same model on the same rows several times: a candidate
+    alone, then again as a member of a combination or of the per-series choice. Those fits
+    happen once; the last ``FIT_CACHE_SIZE`` fitted models are kept (the returned object may be
+    shared: treat it as read-only)."""
+    params = sorted((k, repr(v)) for k, v in estimator.get_params(deep=False).items())
+    digest = hashlib.sha1(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    digest.update(repr((type(estimator).__qualname__, params, list(X.columns))).encode())
+    key = digest.hexdigest()
+    if key in _FITTED:
+        _FITTED.move_to_end(key)
+        return _FITTED[key]
+    estimator.fit(X)
+    _FITTED[key] = estimator
+    while len(_FITTED) > FIT_CACHE_SIZE:
+        _FITTED.popitem(last=False)
+    return estimator
 
 
 class _Forecaster(RegressorMixin, BaseEstimator):

@@ -40,6 +40,22 @@ def candidates(use_case: str) -> dict[str, type]:
     return dict(layer_module(use_case, "models").CANDIDATES)
 
 
+def build(use_case: str, name: str, params: dict[str, Any] | None = None):
+    """The unfitted estimator a config's candidate entry describes: ``name`` is a key of
+    ``CANDIDATES``, or any label when ``params`` name the estimator with ``estimator:`` (so one
+    estimator can take part with several settings, e.g. two combinations). The other params are
+    set on it; an unknown name or parameter raises ``ValueError``."""
+    params = dict(params or {})
+    kind = params.pop("estimator", name)
+    known = candidates(use_case)
+    if kind not in known:
+        raise ValueError(f"unknown candidate {kind!r} for {use_case}; known: {', '.join(known)}")
+    try:
+        return known[kind]().set_params(**params)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"candidate {name!r}: {exc}") from None
+
+
 def requirements(use_case: str) -> tuple[str, ...]:
     """Libraries a logged model of ``use_case`` needs beyond the common ones."""
     return tuple(getattr(layer_module(use_case, "models"), "REQUIREMENTS", ()))

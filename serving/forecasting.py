@@ -117,7 +117,7 @@ def prepare(bundle, ws: Workspace) -> dict:
     """Each series' last known exogenous values (offline data, at or before the model's last
     timestamp of the series), for every version once."""
     est = bundle.estimator
-    runtime.single_threaded(getattr(est, "booster_", None), *(getattr(est, "quantile_boosters_", None) or ()))
+    runtime.single_threaded(*(est.boosters() if hasattr(est, "boosters") else ()))  # global models, members
     exog = list(getattr(est, "exog_", []) or [])
     state = {"exog": exog, "known": list(bundle.params.get("known_in_advance", ()) or ()), "last_exog": None,
              "cold": {}, "series_of": {}}

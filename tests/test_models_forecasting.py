@@ -1,7 +1,12 @@
-"""Forecasters: the estimator contract, seasonal naive, LightGBM accuracy, intervals, horizons."""
+"""Forecasters: the estimator contract, seasonal naive, the global LightGBM on mlforecast
+(accuracy, intervals, horizons, every frequency, short and intermittent series)."""
 
 from __future__ import annotations
 
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +14,8 @@ from conftest import shared
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from models.forecasting import LGBMForecaster, SeasonalNaive, default_lags
+from models.forecasting import SeasonalNaive, default_lags
+from models.forecasting_global import LGBMForecaster
 
 FAST = dict(n_estimators=150, n_jobs=1)
 H = 14
@@ -65,7 +71,7 @@ def test_estimator_contract(model, demand):
     assert not [k for k in vars(model) if k.endswith("_")]
     assert model.fit(train) is model
     learned = [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]
-    assert {"history_", "last_timestamp_", "max_horizon_"} <= set(learned)
+    assert {"series_", "last_timestamp_", "max_horizon_", "nonnegative_"} <= set(learned)
     assert set(vars(model)) - set(learned) <= set(params), "fit set state not ending in _"
     assert model.get_params() == params
     out = model.predict(H, test)
@@ -80,10 +86,12 @@ def test_lgbm_learned_state(demand):
     m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, **FAST).fit(train)
     assert m.exog_ == ["promo"] and m.max_horizon_ == H
     assert list(m.feature_importances_.index) == m.feature_names_
-    assert {"lag_1", "lag_7", "lag_28", "dayofweek", "promo"} <= set(m.feature_names_)
+    assert {"lag1", "lag7", "lag28", "rolling_mean_lag1_window_size7", "dayofweek", "promo"} <= set(m.feature_names_)
     assert m.conformal_errors_.shape == (6, H)
     assert m.feature_importances_["promo"] > 0
     assert (m.last_timestamp_ == train.groupby("series_id")["event_timestamp"].max()).all()
+    assert [type(b) for b in m.boosters()] == [lgb.Booster]
+    assert m.boosters()[0].feature_name() == m.feature_names_
 
 
 def test_y_argument_replaces_column(demand):
@@ -162,7 +170,8 @@ def test_missing_exogenous_columns_raise(demand):
         m.predict(H, test.iloc[:-1])
 
 
-@pytest.mark.parametrize("freq,season", [("D", 7), ("h", 24), ("W", 52), ("MS", 12)])
+@pytest.mark.parametrize("freq,season", [("D", 7), ("h", 24), ("W", 52), ("W-SAT", 52), ("MS", 12), ("QS", 4),
+                                         ("YS", 1)])
 def test_timestamps_continue_each_series(freq, season):
     rows = []
     for i, start in enumerate(["2024-01-01", "2024-03-01"]):
@@ -187,7 +196,7 @@ def test_default_lags():
 def test_quantile_intervals_need_their_level(demand):
     train, test = demand
     m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, intervals="quantile", level=80, **FAST).fit(train)
-    assert len(m.quantile_boosters_) == 2
+    assert len(m.quantile_boosters_) == 2 and m.boosters()[1:] == list(m.quantile_boosters_)
     m.predict(H, test)
     with pytest.raises(ValueError, match="level=80"):
         m.predict(H, test, level=90)
@@ -259,3 +268,97 @@ def test_count_forecasts_are_whole_numbers():
     assert (out["yhat"] == out["yhat"].round()).all()
     raw = LGBMForecaster(season_length=7, freq="D", max_horizon=7, round_counts=False, **FAST).fit(df).predict(7)
     assert (raw["yhat"] != raw["yhat"].round()).any()
+
+
+def test_predict_only_the_requested_series(demand):
+    """Serving asks for one series at a time: the same numbers as forecasting all of them."""
+    train, test = demand
+    for intervals in ("conformal", "quantile"):
+        m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, intervals=intervals, **FAST).fit(train)
+        every = m.predict(H, test)
+        some = m.predict(H, test, series=["s4", "s1"])
+        assert list(pd.unique(some["series_id"])) == ["s4", "s1"]
+        expect = every.set_index(["series_id", "event_timestamp"]).loc[pd.MultiIndex.from_frame(some.iloc[:, :2])]
+        np.testing.assert_allclose(some.iloc[:, 2:].to_numpy(), expect.to_numpy())
+        with pytest.raises(ValueError, match="unknown series"):
+            m.predict(H, test, series=["nope"])
+    # A pickled model (how versions are logged and served) forecasts the same, also from threads.
+    twin = pickle.loads(pickle.dumps(m))
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda s: twin.predict(H, test, series=[s]), [f"s{i}" for i in range(6)] * 2))
+    pd.testing.assert_frame_equal(pd.concat(outs[:6], ignore_index=True), every)
+
+
+def test_short_yearly_and_quarterly_series():
+    """M4 yearly (14 points, horizon 6) and quarterly (16-24 points, horizon 8) sized series."""
+    rng = np.random.default_rng(4)
+    years = pd.date_range("1990", periods=14, freq="YS")
+    yearly = pd.concat([pd.DataFrame({"series_id": f"y{i}", "event_timestamp": years,
+                                      "y": 1000 * (i + 1) + 40 * np.arange(14) + rng.normal(0, 20, 14)})
+                        for i in range(8)])
+    m = LGBMForecaster(season_length=1, freq="YS", max_horizon=6, n_estimators=30, n_jobs=1).fit(yearly)
+    assert m.conformal_errors_.shape == (8, 6)
+    out = m.predict(6)
+    assert len(out) == 48 and np.isfinite(out[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()).all()
+    quarterly = pd.concat([pd.DataFrame({"series_id": f"q{i}",
+                                         "event_timestamp": pd.date_range("2000-04-01", periods=16 + i, freq="QS"),
+                                         "y": 50 + 10 * np.tile([1.0, -1, 0.5, 0], 8)[:16 + i]
+                                         + rng.normal(0, 1, 16 + i)})
+                           for i in range(8)])
+    m = LGBMForecaster(season_length=4, freq="QS", max_horizon=8, n_estimators=30, n_jobs=1).fit(quarterly)
+    out = m.predict(8)
+    assert len(out) == 64 and np.isfinite(out[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()).all()
+    assert 1 <= m.conformal_errors_.shape[1] <= 8
+
+
+def test_intermittent_and_all_zero_series():
+    """Series of zeros (scale 1, no change to learn) next to sparse counts: whole, nonnegative."""
+    rng = np.random.default_rng(5)
+    ts = pd.date_range("2024-01-01", periods=90, freq="D", tz="UTC")
+    ys = [np.zeros(90), np.zeros(90), rng.poisson(0.2, 90).astype(float), rng.poisson(0.05, 90).astype(float)]
+    df = pd.concat([pd.DataFrame({"series_id": f"z{i}", "event_timestamp": ts, "y": y}) for i, y in enumerate(ys)])
+    m = LGBMForecaster(season_length=7, freq="D", max_horizon=7, **FAST).fit(df)
+    out = m.predict(7)
+    assert np.isfinite(out[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()).all()
+    assert (out["yhat"] == out["yhat"].round()).all() and (out[["yhat", "yhat_lower"]] >= 0).all().all()
+    assert (out.loc[out["series_id"].isin(["z0", "z1"]), "yhat"] == 0).all()
+    assert (m.scale_[["z0", "z1"]] == 1).all()
+    only_zeros = LGBMForecaster(season_length=7, freq="D", max_horizon=7, **FAST).fit(df[df["series_id"] == "z0"])
+    assert (only_zeros.predict(7)[["yhat", "yhat_lower", "yhat_upper"]] == 0).all().all()
+
+
+def test_series_shorter_than_the_lags_and_the_season():
+    """Hourly lags reach back 168 steps: a series of 100 (shorter than the lags) and one of 10
+    (shorter than a season) still get finite forecasts; the long series calibrate."""
+    rng = np.random.default_rng(6)
+    rows = []
+    for i, n in enumerate([400, 400, 400, 100, 10]):
+        ts = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
+        y = 20 + 5 * np.sin(2 * np.pi * np.arange(n) / 24) + rng.normal(0, 1, n)
+        rows.append(pd.DataFrame({"series_id": f"s{i}", "event_timestamp": ts, "y": y}))
+    df = pd.concat(rows, ignore_index=True)
+    m = LGBMForecaster(season_length=24, freq="h", max_horizon=24, n_estimators=30, n_jobs=1).fit(df)
+    out = m.predict(24)
+    assert len(out) == 5 * 24 and np.isfinite(out[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()).all()
+    short = out.loc[out["series_id"] == "s4", "yhat"]
+    assert short.between(5, 35).all(), short
+
+
+
+@pytest.mark.parametrize("freq,season", [("D", 7), ("h", 24), ("W-SAT", 52), ("MS", 12)])
+def test_step_rows_match_mlforecast(demand, freq, season):
+    """The per-step float rows (for serving's latency) give mlforecast's own forecasts, with
+    exogenous inputs (daily) and for 100 steps, past the 64 whose dates are made at once."""
+    from mlforecast.core import TimeSeries
+
+    train, test = demand
+    h = H
+    if freq != "D":
+        rng, h, test = np.random.default_rng(7), 100, None
+        train = pd.concat([pd.DataFrame({"series_id": f"s{i}", "event_timestamp": pd.date_range(
+            "2001-01-01", periods=150 + 10 * i, freq=freq, tz="UTC"), "y": 10 + np.sin(np.arange(150 + 10 * i) / 3)
+            + rng.normal(0, 0.1, 150 + 10 * i)}) for i in range(3)], ignore_index=True)
+    m = LGBMForecaster(season_length=season, freq=freq, max_horizon=h, intervals="quantile", **FAST).fit(train)
+    fast = m.predict(h, test, series=["s2", "s0"])
+    m.mlf_.ts.__class__ = TimeSeries
+    pd.testing.assert_frame_equal(fast, m.predict(h, test, series=["s2", "s0"]))

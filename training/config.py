@@ -51,6 +51,7 @@ class TrainConfig(Strict):
 
     use_case: str
     split: Split = Split()
+    # name -> hyperparameters; a name that is not an estimator says which with `estimator: <name>`
     candidates: dict[str, dict[str, Any]]
     exclude_features: list[str] = Field(default_factory=list)
     # Register the chosen candidate refit on every row up to the end of the test period
@@ -60,17 +61,11 @@ class TrainConfig(Strict):
 
     @model_validator(mode="after")
     def _known(self) -> TrainConfig:
-        from models.scoring import candidates
+        from models.scoring import build
 
         check_use_case(self.use_case)
-        known = candidates(self.use_case)
         for name, params in self.candidates.items():
-            if name not in known:
-                raise ValueError(f"unknown candidate {name!r} for {self.use_case}; known: {', '.join(known)}")
-            try:
-                known[name]().set_params(**params)
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"candidate {name!r}: {exc}") from None
+            build(self.use_case, name, params)  # raises ValueError naming the candidate
         if not self.candidates:
             raise ValueError("no candidates")
         return self

@@ -23,7 +23,7 @@ from pydantic import Field
 from sklearn.base import clone
 
 import features
-from models.forecasting import future_inputs, last_values
+from models.forecasting import fit_once, future_inputs, last_values
 from models.scoring import ModelBundle, score
 from pomona.errors import PomonaError
 from pomona.schemas import SERIES_ID, TS, Y
@@ -100,7 +100,7 @@ def fit(estimator, data: Data, cfg, until: str | None = "valid", params: dict | 
     step after each series' last observation). Nothing is chosen on validation."""
     configure(estimator, data)
     rows = data.upto(until)
-    estimator.fit(rows[[SERIES_ID, TS, Y, *data.extra["exog"]]])
+    estimator = fit_once(estimator, rows[[SERIES_ID, TS, Y, *data.extra["exog"]]])
     return estimator, {"horizon": data.extra["horizon"], "known_in_advance": list(data.extra["known"])}
 
 
@@ -120,8 +120,7 @@ def _fold(bundle: ModelBundle, data: Data, part: str, fold: int):
     history = frame[back >= h * k]
     future = frame[data.masks.test] if k == 0 else frame[(back >= h * (k - 1)) & (back < h * k)]
     if fold > 0 or not _fitted_on(bundle.estimator, history):
-        est = configure(clone(bundle.estimator), data)
-        est.fit(history[[SERIES_ID, TS, Y, *data.extra["exog"]]])
+        est = fit_once(configure(clone(bundle.estimator), data), history[[SERIES_ID, TS, Y, *data.extra["exog"]]])
         bundle = ModelBundle(**{**bundle.__dict__, "estimator": est})
     series = pd.unique(future[SERIES_ID].astype(str))
     fc = score(bundle, model_future(bundle, history, series, h, plan=future), horizon=h)

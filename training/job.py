@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.base import clone
 
 import features
-from models.scoring import ModelBundle, candidates
+from models.scoring import ModelBundle, build
 from pomona.data.writer import read_manifest
 from pomona.errors import PomonaError
 from pomona.schemas import TS
@@ -56,10 +56,11 @@ class Candidate:
     validation_metrics: dict[str, float]
     metrics: dict[str, float] = field(default_factory=dict)  # test part; only for tested candidates
     twin: ModelBundle | None = None  # fit on training and validation, scored on test
+    fit_seconds: float = float("nan")  # wall time of the fit on the training part
 
     def to_json(self) -> dict:
         return {"name": self.name, "run_id": self.run_id, "validation_metrics": self.validation_metrics,
-                "metrics": self.metrics, "tested": bool(self.metrics)}
+                "metrics": self.metrics, "tested": bool(self.metrics), "fit_seconds": round(self.fit_seconds, 3)}
 
 
 @dataclass
@@ -103,8 +104,7 @@ def _log(msg: str) -> None:
 
 
 def make_estimator(use_case: str, name: str, params: dict, seed: int | None):
-    est = candidates(use_case)[name]()
-    est.set_params(**params)
+    est = build(use_case, name, params)
     if seed is not None and "random_state" in est.get_params():
         est.set_params(random_state=seed)
     return est
@@ -165,16 +165,19 @@ def train(use_case: str, config: TrainConfig | str | None = None, *, seed: int |
         for name, params in cfg.candidates.items():
             with tracking.start_run(experiment_id=exp_id, run_name=name, nested=True) as child:
                 log(f"[{use_case}] fitting {name} on the training part ...")
+                started = time.perf_counter()
                 with clock("fit"):
                     est, bundle_params = mod.fit(make_estimator(use_case, name, params, seed), data, cfg, "valid")
+                fit_seconds = time.perf_counter() - started
                 with clock("evaluate"):
                     vm, _ = mod.evaluate(bundle_of(est, bundle_params), data, cfg, "valid")
                 with clock("log"):
                     _log_fit(est, bundle_params)
-                    tracking.log_metrics({f"valid.{k}": float(v) for k, v in vm.items()})
+                    tracking.log_metrics({**{f"valid.{k}": float(v) for k, v in vm.items()}, "fit_seconds": fit_seconds})
                     tracking.set_tags({"candidate": name, "feature_service": service, "feature_fingerprint": fingerprint})
-                log(f"[{use_case}]   {name} validation: " + ", ".join(f"{k}={v:.4f}" for k, v in vm.items()))
-                results[name] = Candidate(name, child.info.run_id, params, bundle_params, vm)
+                log(f"[{use_case}]   {name} validation: " + ", ".join(f"{k}={v:.4f}" for k, v in vm.items())
+                    + f" (fit {fit_seconds:.1f} s)")
+                results[name] = Candidate(name, child.info.run_id, params, bundle_params, vm, fit_seconds=fit_seconds)
         best = _best(mod.PRIMARY, list(results.values()))
         log(f"[{use_case}] chosen on validation: {best.name}")
 

@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
+from utilsforecast import losses
 
 
 def smape(y, f) -> float:
@@ -122,13 +124,15 @@ def forecast_metrics(
 ) -> dict[str, float]:
     """M4 metrics over a set of series (keys: series ids; values: 1-d arrays).
 
-    ``mase`` and ``smape`` are means over series of the per-series M4 values; ``owa`` is
-    ``0.5*(sMAPE/sMAPE_Naive2 + MASE/MASE_Naive2)`` on those means, with Naive2 computed from
-    the same ``insample`` over the same horizons; ``wape`` is ``sum|y-f| / sum|y|`` over all
-    points; ``coverage_90`` the share of actuals inside ``[lower, upper]`` (NaN without
-    intervals). A series whose MASE scale is undefined (<= m in-sample points) or zero has no
-    MASE (M4 has no such series); it is left out of both MASE means and counted in
-    ``n_series_skipped_mase``; it still counts in sMAPE and WAPE.
+    ``mase`` and ``smape`` are means over series of the per-series M4 values (computed by
+    Nixtla's ``utilsforecast.losses``, whose sMAPE times 200 and MASE are M4's definitions);
+    ``owa`` is ``0.5*(sMAPE/sMAPE_Naive2 + MASE/MASE_Naive2)`` on those means, with Naive2
+    (:func:`naive2_forecast`, M4's own, which utilsforecast lacks) computed from the same
+    ``insample`` over the same horizons; ``wape`` is ``sum|y-f| / sum|y|`` over all points;
+    ``coverage_90`` the share of actuals inside ``[lower, upper]`` (NaN without intervals). A
+    series whose MASE scale is undefined (<= m in-sample points) or zero has no MASE (M4 has no
+    such series); it is left out of both MASE means and counted in ``n_series_skipped_mase``; it
+    still counts in sMAPE and WAPE.
     """
     ids = list(actuals)
     if not ids:
@@ -136,40 +140,40 @@ def forecast_metrics(
     missing = [i for i in ids if i not in forecasts or i not in insample]
     if missing:
         raise ValueError(f"series without a forecast or in-sample history: {missing[:5]}")
-    smapes, smapes_n2, mases, mases_n2 = [], [], [], []
-    abs_err = abs_y = 0.0
-    for sid in ids:
-        y = np.asarray(actuals[sid], dtype=float)
-        f = np.asarray(forecasts[sid], dtype=float)
-        x = np.asarray(insample[sid], dtype=float)
-        n2 = naive2_forecast(x, y.size, m)
-        smapes.append(smape(y, f))
-        smapes_n2.append(smape(y, n2))
-        scale = mase_scale(x, m)
-        if np.isfinite(scale) and scale > 0:
-            mases.append(np.mean(np.abs(y - f)) / scale)
-            mases_n2.append(np.mean(np.abs(y - n2)) / scale)
-        abs_err += float(np.sum(np.abs(y - f)))
-        abs_y += float(np.sum(np.abs(y)))
+    key = {sid: k for k, sid in enumerate(ids)}  # integer ids: any hashable series key works
+    y = [np.asarray(actuals[i], dtype=float) for i in ids]
+    f = [np.asarray(forecasts[i], dtype=float) for i in ids]
+    if any(a.shape != b.shape for a, b in zip(y, f)):
+        raise ValueError("actuals and forecasts differ in shape for some series")
+    x = [np.asarray(insample[i], dtype=float) for i in ids]
+    sizes, hist = np.array([a.size for a in y]), np.array([a.size for a in x])
+    frame = pd.DataFrame({
+        "unique_id": np.repeat([key[i] for i in ids], sizes),
+        "ds": np.concatenate([n + np.arange(k) for n, k in zip(hist, sizes)]),
+        "y": np.concatenate(y), "f": np.concatenate(f),
+        "naive2": np.concatenate([naive2_forecast(a, b.size, m) for a, b in zip(x, y)]),
+    })
+    train = pd.DataFrame({"unique_id": np.repeat([key[i] for i in ids], hist),
+                          "ds": np.concatenate([np.arange(k) for k in hist]), "y": np.concatenate(x)})
+    per_smape = losses.smape(frame, ["f", "naive2"]).set_index("unique_id") * 200.0
+    per_mase = losses.mase(frame, ["f", "naive2"], seasonality=int(m), train_df=train).set_index("unique_id")
+    scaled = per_mase[np.isfinite(per_mase).all(axis=1)]  # undefined or zero scale: no MASE
 
-    s, s2 = float(np.mean(smapes)), float(np.mean(smapes_n2))
-    ms = float(np.mean(mases)) if mases else float("nan")
-    ms2 = float(np.mean(mases_n2)) if mases_n2 else float("nan")
+    s, s2 = (float(per_smape[c].mean()) for c in ("f", "naive2"))
+    ms, ms2 = (float(scaled[c].mean()) if len(scaled) else float("nan") for c in ("f", "naive2"))
     owa = 0.5 * (s / s2 + ms / ms2) if s2 > 0 and ms2 > 0 else float("nan")
-
+    abs_y = float(np.abs(frame["y"]).sum())
     coverage = float("nan")
     if lower is not None and upper is not None:
-        inside = [
-            (np.asarray(lower[i], dtype=float) <= np.asarray(actuals[i], dtype=float))
-            & (np.asarray(actuals[i], dtype=float) <= np.asarray(upper[i], dtype=float))
-            for i in ids
-        ]
-        coverage = float(np.mean(np.concatenate(inside)))
+        frame["f-lo-90"] = np.concatenate([np.asarray(lower[i], dtype=float) for i in ids])
+        frame["f-hi-90"] = np.concatenate([np.asarray(upper[i], dtype=float) for i in ids])
+        inside = losses.coverage(frame, ["f"], level=90)  # per series: the share inside
+        coverage = float(np.average(inside.set_index("unique_id")["f"].reindex(range(len(ids))), weights=sizes))
     return {
         "mase": ms,
         "smape": s,
         "owa": float(owa),
-        "wape": abs_err / abs_y if abs_y > 0 else float("nan"),
+        "wape": float(np.abs(frame["y"] - frame["f"]).sum()) / abs_y if abs_y > 0 else float("nan"),
         "coverage_90": coverage,
-        "n_series_skipped_mase": len(ids) - len(mases),
+        "n_series_skipped_mase": len(ids) - len(scaled),
     }
