@@ -43,6 +43,9 @@ CANDIDATES = {"seasonal_naive": SeasonalNaive, "lightgbm": LGBMForecaster,
               # one statsforecast model per series: auto_ets, auto_theta, dynamic_theta, auto_arima, auto_ces, mstl
               **{name: functools.partial(StatsForecaster, model=name) for name in STATS_MODELS},
               "combination": Combination, "per_series": PerSeriesChoice}
+# Beyond the common ones, for a logged model's environment: the pickled statistical models are
+# statsforecast's, the global model holds an mlforecast MLForecast (which needs utilsforecast).
+REQUIREMENTS = ("statsforecast", "mlforecast", "utilsforecast")
 
 
 def score(bundle, frame: pd.DataFrame, p: dict) -> pd.DataFrame:

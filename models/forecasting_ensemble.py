@@ -4,8 +4,8 @@ and their combination, chosen by rolling-origin cross-validation inside the fit 
 
 Members are named as configs name candidates and built like the training job builds them
 (``CANDIDATES[name]()`` then ``set_params``); the ensemble passes on its ``freq``,
-``season_length``, ``max_horizon`` and ``level`` to every member that has them, then the
-member's own ``member_params``. A member that uses exogenous inputs (the global LightGBM)
+``season_length``, ``max_horizon``, ``horizon`` and ``level`` to every member that has them,
+then the member's own ``member_params``. A member that uses exogenous inputs (the global LightGBM)
 gets ``X_future``; the ensemble's ``exog_`` is the union of its members'.
 """
 
@@ -14,14 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.forecasting_base import _Forecaster, fit_once
+from models import forecasting_calibration as calibration
+from models.forecasting_base import _Forecaster
+from models.forecasting_cache import fit_once
 from pomona.schemas import SERIES_ID, TS, Y
 
 __all__ = ["COMBINATION", "Combination", "PerSeriesChoice"]
 
 COMBINATION = "combination"  # PerSeriesChoice's name for the members' combination
 BOUNDS = ["yhat", "yhat_lower", "yhat_upper"]
-SHARED = ("freq", "season_length", "max_horizon", "level")
+SHARED = ("freq", "season_length", "max_horizon", "horizon", "level")
 DEFAULT_MEMBERS = ("auto_ets", "dynamic_theta", "auto_ces")
 
 
@@ -46,18 +48,21 @@ class _Ensemble(_Forecaster):
         if extra:
             raise ValueError(f"member_params names {extra}, which are not members {members}")
 
-    def _member(self, name: str, **override):
-        """A fresh, configured member (``override``: shared params to use instead of ours)."""
+    def _member(self, name: str, point_only: bool = False, **override):
+        """A fresh, configured member (``override``: shared params to use instead of ours;
+        ``point_only``: without the fits that only its intervals need, ``POINT_ONLY``)."""
         est = _candidates()[name]()
         params = est.get_params()
         shared = {k: override.get(k, getattr(self, k)) for k in SHARED if k in params}
         est.set_params(**{k: v for k, v in shared.items() if v is not None})
-        return est.set_params(**(self.member_params or {}).get(name, {}))
+        est.set_params(**(self.member_params or {}).get(name, {}))
+        return est.set_params(**getattr(est, "POINT_ONLY", {})) if point_only else est
 
-    def _fit_members(self, X: pd.DataFrame, **override) -> dict:
+    def _fit_members(self, X: pd.DataFrame, point_only: bool = False, **override) -> dict:
         """Each member fit on ``X`` (a fit this process already made on equal data is reused:
-        the job fits the same models alone, as candidates)."""
-        return {name: fit_once(self._member(name, **override), X) for name in self.members}
+        the job fits the same models alone, as candidates, and their conformal calibration
+        fits the point-only members of the per-series cross-validation)."""
+        return {name: fit_once(self._member(name, point_only, **override), X) for name in self.members}
 
     def _fit_ensemble(self, X: pd.DataFrame, y=None) -> pd.DataFrame:
         """Checks, the common fitted state and ``members_`` fit on all of ``X``; returns the long X."""
@@ -103,13 +108,14 @@ class Combination(_Ensemble):
 
     def __init__(self, members: tuple[str, ...] = DEFAULT_MEMBERS, how: str = "median",
                  member_params: dict | None = None, season_length: int = 7, freq: str = "D",
-                 max_horizon: int | None = None, level: int = 90):
+                 max_horizon: int | None = None, horizon: int | None = None, level: int = 90):
         self.members = members
         self.how = how
         self.member_params = member_params
         self.season_length = season_length
         self.freq = freq
         self.max_horizon = max_horizon
+        self.horizon = horizon
         self.level = level
 
     def fit(self, X: pd.DataFrame, y=None):
@@ -134,7 +140,7 @@ class PerSeriesChoice(_Ensemble):
     members are fit on the rest and forecast the next ``h`` steps; a series' choice is the
     one with the lowest mean absolute error over all windows (ties: the first in
     ``members``, then ``"combination"`` when ``include_combination``). ``h`` is
-    ``max_horizon`` (``season_length`` when None), cut so that the median series keeps
+    ``horizon`` (else ``max_horizon``; ``season_length`` when None), cut so that the median series keeps
     ``max(2 * season_length, 8)`` values before the first origin. Series shorter than that
     plus ``windows * h`` take part in no window and get the combination, as does every series
     when no window fits. Then every member is refit on all of the data.
@@ -146,7 +152,8 @@ class PerSeriesChoice(_Ensemble):
 
     def __init__(self, members: tuple[str, ...] = DEFAULT_MEMBERS, include_combination: bool = True,
                  how: str = "median", windows: int = 2, member_params: dict | None = None,
-                 season_length: int = 7, freq: str = "D", max_horizon: int | None = None, level: int = 90):
+                 season_length: int = 7, freq: str = "D", max_horizon: int | None = None,
+                 horizon: int | None = None, level: int = 90):
         self.members = members
         self.include_combination = include_combination
         self.how = how
@@ -155,6 +162,7 @@ class PerSeriesChoice(_Ensemble):
         self.season_length = season_length
         self.freq = freq
         self.max_horizon = max_horizon
+        self.horizon = horizon
         self.level = level
 
     def fit(self, X: pd.DataFrame, y=None):
@@ -173,15 +181,11 @@ class PerSeriesChoice(_Ensemble):
 
     def _cross_validate(self, X: pd.DataFrame, choices: list[str]) -> tuple[pd.DataFrame, int]:
         """Mean absolute error (series x choice) over the rolling origins, and their horizon."""
-        m = max(int(self.season_length), 1)
         windows = int(self.windows)
         sizes = X.groupby(SERIES_ID, sort=False).size().reindex(self.series_)
-        min_train = max(2 * m, 8)  # two seasons; ETS and MSTL fail on a handful of values
-        wanted = int(self.max_horizon) if self.max_horizon is not None else m
-        h = int(max(0, min(wanted, (np.median(sizes) - min_train) // windows)))
+        h, eligible = calibration.holdout(sizes, self.season_length, calibration.steps(self), windows)
         sums = pd.DataFrame(0.0, index=self.series_, columns=choices)
         counts = pd.Series(0, index=self.series_)
-        eligible = sizes[sizes >= min_train + windows * h].index if h else sizes.index[:0]
         if len(eligible):
             from_end = X.groupby(SERIES_ID, sort=False).cumcount(ascending=False).to_numpy()
             rows = X[SERIES_ID].isin(eligible).to_numpy()
@@ -189,7 +193,7 @@ class PerSeriesChoice(_Ensemble):
             for k in range(1, windows + 1):
                 head = X[rows & (from_end >= k * h)]
                 held = X[rows & (from_end >= (k - 1) * h) & (from_end < k * h)]
-                members = self._fit_members(head, max_horizon=max(h, self.max_horizon or 0))
+                members = self._fit_members(head, point_only=True, max_horizon=max(h, self.max_horizon or 0))
                 preds = {name: self._member_predict(members[name], h, held, self.level, sel) for name in self.members}
                 if COMBINATION in choices:
                     preds[COMBINATION] = self._combined(members, h, held, self.level, sel)

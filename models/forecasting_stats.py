@@ -22,6 +22,7 @@ from statsforecast.models import (
     SeasonalNaive,
 )
 
+from models import forecasting_calibration as calibration
 from models.forecasting_base import _Forecaster, _step_seconds
 from pomona.schemas import SERIES_ID, Y
 
@@ -70,22 +71,31 @@ class StatsForecaster(_Forecaster):
     statsforecast's SeasonalNaive(m) (naive below m values); ``fallback_``: series id ->
     reason.
 
-    Intervals: each model's native ``level``% interval. Steps 1..``max_horizon`` (m steps
-    when None) at the fitted level are forecast once at fit (``forecasts_``,
+    Intervals: ``"conformal"`` (default) scales each side of the model's own ``level``%
+    interval by the pooled conformal quantile of its errors on held-out last steps of the fit
+    data (``horizon`` steps, else ``max_horizon``; :mod:`models.forecasting_calibration`;
+    ``calibration_scores_``), which serves any
+    level; ``"native"``: the model's own interval at each level. Steps 1..``max_horizon`` (m
+    steps when None) at the fitted level are forecast once at fit (``forecasts_``,
     ``forecasts_level_``) and :meth:`predict` slices them, so a step's answer does not
     depend on the h asked (AutoETS widens its seasonal intervals with h) and serving pays
-    no simulation (AutoCES simulates 5000 paths per call, ~200 ms). Another level, or more
-    steps, is computed from ``fitted_`` (series id -> fitted statsforecast model).
+    no simulation (AutoCES simulates 5000 paths per call, ~200 ms). More steps, or another
+    native level, are computed from ``fitted_`` (series id -> fitted statsforecast model).
     Exogenous columns are accepted and ignored; ``n_jobs`` is statsforecast's, for fitting.
     """
 
+    POINT_ONLY = {"intervals": "native"}  # the same point forecasts without the calibration fit
+
     def __init__(self, model: str = "auto_ets", season_length: int = 7, freq: str = "D",
-                 max_horizon: int | None = None, level: int = 90, n_jobs: int = 1):
+                 max_horizon: int | None = None, horizon: int | None = None, level: int = 90,
+                 intervals: str = "conformal", n_jobs: int = 1):
         self.model = model
         self.season_length = season_length
         self.freq = freq
         self.max_horizon = max_horizon
+        self.horizon = horizon
         self.level = level
+        self.intervals = intervals
         self.n_jobs = n_jobs
 
     def _seasons(self, n: int) -> tuple[int, ...]:
@@ -105,6 +115,7 @@ class StatsForecaster(_Forecaster):
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if not 0 < self.level < 100:
             raise ValueError(f"level must be in (0, 100), got {self.level}")
+        calibration.check(self.intervals)
         X = self._long(X, y)
         self._fit_common(X)
         self.exog_ = []  # local univariate models
@@ -142,6 +153,8 @@ class StatsForecaster(_Forecaster):
             self.forecasts_[i] = f
         self.fallback_ = pd.Series(reasons, dtype=object, name="reason").reindex(
             [s for s in self.series_ if s in reasons])
+        self.calibration_level_ = self.level  # the scores measure the model's own interval at this level
+        self.calibration_scores_ = calibration.conformal_scores(self, X) if self.intervals == "conformal" else None
         return self
 
     def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None,
@@ -150,13 +163,17 @@ class StatsForecaster(_Forecaster):
         intervals (default: the fitted level). ``X_future`` is ignored."""
         h = self._check_h(h)
         level = self.level if level is None else level
+        scale = calibration.factor(self.calibration_scores_, level) if self.intervals == "conformal" else None
+        native = level if scale is None else self.calibration_level_  # conformal: scales the fitted level's
         sel = self._select(series)
         out = self.future_index(h, sel)
-        if level == self.forecasts_level_ and h <= self.forecasts_.shape[2]:
+        if native == self.forecasts_level_ and h <= self.forecasts_.shape[2]:
             f = self.forecasts_[pd.Index(self.series_).get_indexer(sel), :, :h]
         else:
-            f = np.stack([_forecast(self.fitted_[s], h, level) for s in sel]) if len(sel) else np.empty((0, 3, h))
-        out["yhat"], out["yhat_lower"], out["yhat_upper"] = f[:, 0].ravel(), f[:, 1].ravel(), f[:, 2].ravel()
+            f = np.stack([_forecast(self.fitted_[s], h, native) for s in sel]) if len(sel) else np.empty((0, 3, h))
+        yhat = f[:, 0].ravel()
+        lower, upper = calibration.widen(yhat, f[:, 1].ravel(), f[:, 2].ravel(), scale)
+        out["yhat"], out["yhat_lower"], out["yhat_upper"] = yhat, lower, upper
         return self._finish(out)
 
     def boosters(self) -> tuple:

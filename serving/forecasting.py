@@ -115,12 +115,12 @@ PACKAGE_DATA = True  # a SageMaker model carries the dataset: prepare reads the 
 
 def prepare(bundle, ws: Workspace) -> dict:
     """Each series' last known exogenous values (offline data, at or before the model's last
-    timestamp of the series), for every version once."""
+    timestamp of the series) and the ids of the fitted series, for every version once."""
     est = bundle.estimator
     runtime.single_threaded(*(est.boosters() if hasattr(est, "boosters") else ()))  # global models, members
     exog = list(getattr(est, "exog_", []) or [])
     state = {"exog": exog, "known": list(bundle.params.get("known_in_advance", ()) or ()), "last_exog": None,
-             "cold": {}, "series_of": {}}
+             "cold": {}, "series_of": {}, "series": frozenset(pd.Series(est.series_).astype(str))}
     path = _demand_path(ws)
     names = pq.read_schema(path).names
     parts = [c for c in SERIES_PARTS if c in names]
@@ -145,12 +145,11 @@ def handle(request: BaseModel, champion: runtime.Champion, ws: Workspace) -> For
     if series is None:
         key = tuple(getattr(request, c) for c in SERIES_PARTS)
         series = m.state.get("series_of", {}).get(key, "-".join(map(str, key)))
-    known = pd.Index(pd.Series(est.series_).astype(str))
     plan = getattr(request, "plan", None)
     if plan is not None and len(plan) != request.horizon:
         raise RequestError("plan", f"{len(plan)} steps given; send one object per forecast step ({request.horizon})")
     try:
-        if series in known:
+        if series in m.state["series"]:
             out = score(m.bundle, _future(m, est, [series], request.horizon, plan), horizon=request.horizon)
             cold = False
         else:

@@ -93,6 +93,82 @@ def module_world(tmp_path_factory):
     mp.undo()
 
 
+AWS_REGION = "us-east-1"  # the SageMaker tests' region (local mode and moto)
+SAGEMAKER_ROLE = "arn:aws:iam::123456789012:role/pomona-sagemaker"
+SAGEMAKER_BUCKET = "pomona-test-models"
+
+
+def offline_aws(mp: pytest.MonkeyPatch) -> None:
+    """Fake credentials and ``AWS_DEFAULT_REGION`` (``import sagemaker.serve`` needs a region),
+    and no profile, session token or endpoint of the machine's own, through ``mp`` (undone with
+    it): a stray AWS call cannot reach a real account."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": AWS_REGION}.items():
+        mp.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        mp.delenv(key, raising=False)
+
+
+@pytest.fixture
+def aws_calls(monkeypatch):
+    """Every botocore API call made in the test: (service, operation, params)."""
+    import botocore.client
+
+    calls = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.append((self.meta.service_model.service_name, operation, params))
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return calls
+
+
+def sagemaker_config(tmp_path: Path, **extra):
+    """A SageMaker deployment configuration (the test role, region and bucket, plus ``extra``),
+    written to ``tmp_path/sagemaker.yaml`` and loaded as ``pomona deploy sagemaker`` loads it."""
+    import yaml
+
+    from serving.sagemaker.config import load_config
+
+    path = tmp_path / "sagemaker.yaml"
+    path.write_text(yaml.safe_dump({"region": AWS_REGION, "role_arn": SAGEMAKER_ROLE, "bucket": SAGEMAKER_BUCKET,
+                                    **extra}))
+    return load_config(path)
+
+
+def sagemaker_model_data(use_case: str, ws, tmp_path: Path, mp: pytest.MonkeyPatch):
+    """The champion of ``use_case`` packaged as a SageMaker model's data (``model.tar.gz``),
+    extracted as the container does, and loaded by the container's ``model_fn`` with the
+    manifest and store configuration the deployment's environment names (set through ``mp``,
+    undone with it): ``(plan, extracted folder, model_fn's model)``."""
+    import tarfile
+
+    from serving.sagemaker import deploy, inference
+
+    cfg = sagemaker_config(tmp_path, store_config=str(ROOT / "configs" / "workspace.yaml"))
+    p = deploy.plan(use_case, cfg, ws)
+    archive = deploy.package(p, cfg, ws, tmp_path / "pkg")
+    extracted = tmp_path / "opt-ml-model"
+    with tarfile.open(archive) as tar:
+        tar.extractall(extracted, filter="data")
+    mp.setenv("POMONA_BENTO_MANIFEST", str(extracted / "pomona_bento.json"))
+    mp.setenv("POMONA_CONFIG", str(extracted / "pomona_store.yaml"))
+    return p, extracted, inference.model_fn(str(extracted))
+
+
+def invoke_model_data(model, request: dict) -> dict:
+    """``request`` answered through the container's ``input_fn``, ``predict_fn`` and ``output_fn``
+    (the JSON body in, the JSON body out) by ``model`` from :func:`sagemaker_model_data`."""
+    import json
+
+    from serving.sagemaker import inference
+
+    body = inference.input_fn(json.dumps(request), "application/json")
+    return json.loads(inference.output_fn(inference.predict_fn(body, model), "application/json"))
+
+
 READY_TIMEOUT = 150  # seconds for a served model to load on 2 busy cores
 
 

@@ -1,9 +1,13 @@
 """A forecasting champion of any kind answers the same everywhere: a combination of a
 statistical model and the global LightGBM served over HTTP (a real server on a loopback port),
-scored in batch and loaded as the MLflow pyfunc gives the same forecast for the same series
-and origin; a per-series choice answers the same through the handler, batch and the pyfunc."""
+scored in batch, loaded as the MLflow pyfunc, deployed in SageMaker local mode (the SDK's
+ModelBuilder in-process) and packaged as a SageMaker model's data (through the container's entry
+points) gives the same forecast and intervals for the same series and origin; a per-series choice
+answers the same through the handler, batch, the pyfunc and SageMaker local mode."""
 
 from __future__ import annotations
+
+import json
 
 import httpx
 import mlflow
@@ -11,16 +15,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import free_port, wait_ready
+from conftest import free_port, invoke_model_data, offline_aws, sagemaker_model_data, wait_ready
 from test_serving import post, start_server, stop_server
 
 from pomona.schemas import SERIES_ID, TS
 from serving import forecasting as served
 from serving import runtime
 from serving.batch import score_file
+from serving.sagemaker import deploy
+from serving.sagemaker.config import load_config
+from training import registry, tracking
 from training.job import train
 
-pytestmark = pytest.mark.slow  # a world, two trainings, a server
+pytestmark = pytest.mark.slow  # a world, two trainings, a server, two SageMaker local endpoints, a package
 
 LGBM = {"n_estimators": 40, "n_jobs": 1}
 CONFIGS = {
@@ -30,6 +37,12 @@ CONFIGS = {
                                   "member_params": {"lightgbm": LGBM}}},
 }
 SERIES, H = "8-200", 7
+STORE, PRODUCT = 8, 200  # SERIES's parts: the synthetic marketplace's series are store-product pairs
+INTERVAL = ("yhat", "yhat_lower", "yhat_upper")
+# What a SageMaker endpoint is asked: SERIES by its id and by its parts, a shorter horizon, and a
+# series the model was not fit on (the cold-start answer).
+SAGEMAKER_REQUESTS = [{"series_id": SERIES, "horizon": H}, {"store_id": STORE, "product_id": PRODUCT, "horizon": H},
+                      {"series_id": SERIES, "horizon": 3}, {"series_id": "no-such-series", "horizon": 2}]
 
 
 def train_config(ws, tmp, name: str):
@@ -74,6 +87,38 @@ def batch_forecast(ws, version: str, steps: pd.DataFrame, future: pd.DataFrame, 
     return pd.read_parquet(summary["output"])
 
 
+def assert_answers_as_the_handler_and_the_pyfunc(where: str, ws, version: str, want: pd.DataFrame,
+                                                 got: list[dict]) -> None:
+    """``got``, what ``where`` answered to each of SAGEMAKER_REQUESTS, is exactly what the serving
+    handler answers on ``version`` (the whole JSON answer: forecast, intervals, dates, version,
+    cold start), and SERIES's forecast and intervals are exactly the pyfunc's ``want``."""
+    champion = runtime.Champion.fixed(runtime.load_version("forecasting", ws, version), ws)
+    model = served.request_model(ws)
+    for request, answer in zip(SAGEMAKER_REQUESTS, got, strict=True):
+        assert "error" not in answer, (where, request, answer)
+        handled = served.handle(model.model_validate(request), champion, ws).model_dump(mode="json")
+        assert answer == handled, f"{where} and the handler differ for {request}"
+    by_id, by_parts, shorter, cold = got
+    assert by_parts == by_id and cold["cold_start"] is True and len(shorter["forecast"]) == 3, where
+    assert by_id["model_version"] == version and by_id["cold_start"] is False, where
+    for col in INTERVAL:
+        np.testing.assert_array_equal([s[col] for s in by_id["forecast"]], want[col].to_numpy(),
+                                      err_msg=f"{where}'s {col} differs from the pyfunc's")
+    assert [pd.Timestamp(s["date"]) for s in by_id["forecast"]] == list(pd.to_datetime(want[TS], utc=True)), where
+
+
+def local_mode_answers(ws, version: str, monkeypatch, aws_calls) -> list[dict]:
+    """SAGEMAKER_REQUESTS answered by SageMaker local mode (``deploy_local``: the SDK's
+    ModelBuilder in-process), which deploys the champion, ``version``; no AWS call is made."""
+    offline_aws(monkeypatch)
+    monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")  # deploy_local sets it; undone after the test
+    with deploy.deploy_local("forecasting", load_config(None), ws) as endpoint:
+        assert endpoint.spec.version == version, "local mode deployed another version than the champion"
+        got = [endpoint.invoke(request) for request in SAGEMAKER_REQUESTS]
+    assert aws_calls == []  # local mode makes no AWS call
+    return got
+
+
 def test_combination_answers_the_same_over_http_in_batch_and_as_pyfunc(trained, tmp_path):
     ws, result = trained
     version = result.registered_version
@@ -103,9 +148,39 @@ def test_combination_answers_the_same_over_http_in_batch_and_as_pyfunc(trained, 
     assert [pd.Timestamp(s["date"]) for s in r["forecast"]] == list(pd.to_datetime(want[TS], utc=True))
 
 
-def test_per_series_choice_answers_the_same_through_the_handler_batch_and_pyfunc(trained, tmp_path):
+def test_combination_answers_the_same_in_sagemaker_local_mode(trained, monkeypatch, aws_calls):
+    ws, result = trained
+    version = result.registered_version
+    _, want, _ = pyfunc_forecast(ws, version)
+    got = local_mode_answers(ws, version, monkeypatch, aws_calls)
+    assert_answers_as_the_handler_and_the_pyfunc("SageMaker local mode", ws, version, want, got)
+
+
+def test_combination_answers_the_same_from_sagemaker_model_data(trained, tmp_path, monkeypatch, aws_calls):
+    """The model data a real endpoint gets (``model.tar.gz``, through the container's entry
+    points) answers the same, and both its requirements (``code/requirements.txt``, which the
+    container installs, and the packaged MLflow model's own) name the libraries whose objects
+    the pickled members hold."""
+    ws, result = trained
+    version = result.registered_version
+    _, want, _ = pyfunc_forecast(ws, version)
+    offline_aws(monkeypatch)
+    p, extracted, model = sagemaker_model_data("forecasting", ws, tmp_path, monkeypatch)
+    assert p.version == version and model[1].current.version == version
+    entry = json.loads((extracted / "pomona_bento.json").read_text())["models"]["forecasting"]
+    for path in (extracted / "code" / "requirements.txt", extracted / entry["path"] / "requirements.txt"):
+        pinned = {line.split("==")[0].strip() for line in path.read_text().splitlines()}
+        assert {"statsforecast", "mlforecast", "utilsforecast", "lightgbm"} <= pinned, (path, sorted(pinned))
+    got = [invoke_model_data(model, request) for request in SAGEMAKER_REQUESTS]
+    assert_answers_as_the_handler_and_the_pyfunc("the SageMaker model data", ws, version, want, got)
+    assert aws_calls == []
+
+
+def test_per_series_choice_answers_the_same_through_the_handler_batch_pyfunc_and_sagemaker(
+        trained, tmp_path, monkeypatch, aws_calls):
     ws, _ = trained
-    version = train_config(ws, tmp_path, "per_series").registered_version
+    result = train_config(ws, tmp_path, "per_series")
+    version = result.registered_version
     loaded, want, future = pyfunc_forecast(ws, version)
     assert set(loaded.bundle.estimator.choice_.unique()) <= {"dynamic_theta", "lightgbm", "combination"}
     request = served.request_model(ws)(series_id=SERIES, horizon=H)
@@ -114,3 +189,7 @@ def test_per_series_choice_answers_the_same_through_the_handler_batch_and_pyfunc
     np.testing.assert_allclose([s.yhat for s in got.forecast], want["yhat"], rtol=1e-9)
     out = batch_forecast(ws, version, want, future, tmp_path)
     np.testing.assert_allclose(out["yhat"], want["yhat"], rtol=1e-9)
+    if not result.promoted:  # local mode deploys the champion: make this version the champion
+        registry.promote(ws, tracking.connect(ws), "forecasting", version, "test: SageMaker local mode")
+    got = local_mode_answers(ws, version, monkeypatch, aws_calls)
+    assert_answers_as_the_handler_and_the_pyfunc("SageMaker local mode", ws, version, want, got)

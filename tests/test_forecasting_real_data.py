@@ -21,9 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
 # dataset: (folder, floor on the winner's test sMAPE or OWA, the goal)
 GOALS = {
-    "m3-quarterly": ("forecasting/m3-quarterly", "smape", 9.30, 8.96),
+    "m3-quarterly": ("forecasting/m3-quarterly", "smape", 9.10, 8.96),
     "m3-yearly": ("forecasting/m3-yearly", "smape", 16.00, 15.93),
-    "m4-hourly": ("forecasting/m4-hourly", "owa", 0.50, 0.44),
+    "m4-hourly": ("forecasting/m4-hourly", "owa", 0.49, 0.44),
 }
 
 
@@ -43,8 +43,8 @@ def run_default(name: str, tmp_path, monkeypatch):
     assert winner["metrics"][metric] <= floor, (name, result.winner, winner["metrics"], f"goal {goal}")
     if result.winner != "seasonal_naive":
         assert winner["metrics"]["smape"] < naive["metrics"]["smape"] and winner["metrics"]["mase"] < naive["metrics"]["mase"]
-    # Model-based intervals under-cover on short yearly series (Theta on M3 Yearly: 0.69).
-    assert 0.65 <= winner["metrics"]["coverage_90"] <= 0.99, winner["metrics"]
+    # Conformal intervals (the models' own held 0.69 of M3 Yearly's test values): 0.90-0.95 measured.
+    assert 0.85 <= winner["metrics"]["coverage_90"] <= 0.97, winner["metrics"]
     return result
 
 

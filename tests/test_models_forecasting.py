@@ -107,7 +107,9 @@ def test_seasonal_naive_repeats_last_season(demand):
         last = g["y"].to_numpy()[-7:]
         np.testing.assert_array_equal(out.loc[out["series_id"] == sid, "yhat"].to_numpy(),
                                       np.tile(last, 3)[:17])
-    widths = out[out["series_id"] == "s0"].eval("yhat_upper - yhat_lower").to_numpy()
+    native = SeasonalNaive(season_length=7, freq="D", intervals="native").fit(train).predict(17)
+    pd.testing.assert_series_equal(native["yhat"], out["yhat"])
+    widths = native[native["series_id"] == "s0"].eval("yhat_upper - yhat_lower").to_numpy()
     np.testing.assert_allclose(widths[7:14], widths[:7] * np.sqrt(2))  # widen per season ahead
 
 
@@ -190,7 +192,10 @@ def test_timestamps_continue_each_series(freq, season):
 def test_default_lags():
     assert default_lags(24, "h") == list(range(1, 25)) + [48, 72, 96, 120, 144, 168]
     assert default_lags(7, "D") == list(range(1, 8)) + [14, 21, 28]
-    assert default_lags(12, "MS") == list(range(1, 13)) + [24]
+    assert default_lags(12, "MS") == list(range(1, 25))  # slower than daily: every lag to max(2m, 6)
+    assert default_lags(4, "QS") == list(range(1, 9))
+    assert default_lags(1, "YS") == list(range(1, 7))
+    assert default_lags(52, "W-SAT") == list(range(1, 53)) + [104]
 
 
 def test_quantile_intervals_need_their_level(demand):

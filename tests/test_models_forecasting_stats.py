@@ -132,7 +132,7 @@ def test_season_lengths_follow_the_data():
 
 def test_cached_forecasts_equal_live_ones_and_one_series_predicts_one_model():
     frame = make_series("D", [60, 70, 80], 7)
-    model = StatsForecaster(model="dynamic_theta", season_length=7, freq="D").fit(frame)
+    model = StatsForecaster(model="dynamic_theta", season_length=7, freq="D", intervals="native").fit(frame)
     assert model.max_horizon_ is None and model.forecasts_.shape[2] == 7  # one season cached
     cached, live = model.predict(5), model.predict(12)  # 12 > 7 steps: computed from fitted_
     pd.testing.assert_frame_equal(cached, live.groupby("series_id").head(5).reset_index(drop=True))

@@ -11,13 +11,21 @@ import json
 import tarfile
 from pathlib import Path
 
-import botocore.client
 import mlflow.pyfunc
 import pandas as pd
 import pytest
-import yaml
 from botocore.validate import ParamValidator
-from conftest import small_world, train_champions
+from conftest import (
+    AWS_REGION,
+    SAGEMAKER_BUCKET,
+    SAGEMAKER_ROLE,
+    invoke_model_data,
+    offline_aws,
+    sagemaker_config,
+    sagemaker_model_data,
+    small_world,
+    train_champions,
+)
 from test_training import FAST
 
 import features
@@ -33,9 +41,7 @@ from serving.sagemaker.inference import answer, fixed_champion
 
 pytestmark = pytest.mark.slow  # ~2 minutes: a world, four trainings, four local endpoints, moto
 
-ROLE = "arn:aws:iam::123456789012:role/pomona-sagemaker"
-REGION = "us-east-1"
-BUCKET = "pomona-test-models"
+ROLE, REGION, BUCKET = SAGEMAKER_ROLE, AWS_REGION, SAGEMAKER_BUCKET
 
 
 @pytest.fixture(scope="module")
@@ -44,37 +50,13 @@ def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sagemaker")
     home = tmp / "home"
     mp.setenv("POMONA_HOME", str(home))
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        mp.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        mp.delenv(key, raising=False)
+    offline_aws(mp)
     ws = small_world(home)
     features.materialize(ws)
     train_champions(ws, tmp, FAST)
     yield ws
     reset_cache()
     mp.undo()
-
-
-@pytest.fixture
-def aws_calls(monkeypatch):
-    """Every botocore API call made in the test: (service, operation, params)."""
-    calls = []
-    real = botocore.client.BaseClient._make_api_call
-
-    def record(self, operation, params):
-        calls.append((self.meta.service_model.service_name, operation, params))
-        return real(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    return calls
-
-
-def config(tmp_path: Path, **extra):
-    path = tmp_path / "sagemaker.yaml"
-    path.write_text(yaml.safe_dump({"region": REGION, "role_arn": ROLE, "bucket": BUCKET, **extra}))
-    return load_config(path)
 
 
 # --- local mode: one scoring path ------------------------------------------------------------
@@ -156,8 +138,8 @@ def test_local_mode_answers_as_the_bentoml_handler_and_the_pyfunc(world, tmp_pat
 def test_aws_deploy_update_batch_and_delete_against_moto(world, tmp_path, aws_calls):
     from moto import mock_aws
 
-    cfg = config(tmp_path, store_config=str(Path(__file__).parents[1] / "configs" / "redis.yaml"),
-                 environment={"REDIS_URL": "redis.internal:6379"})
+    cfg = sagemaker_config(tmp_path, store_config=str(Path(__file__).parents[1] / "configs" / "redis.yaml"),
+                           environment={"REDIS_URL": "redis.internal:6379"})
     with mock_aws():
         import boto3
 
@@ -225,22 +207,10 @@ def test_aws_deploy_update_batch_and_delete_against_moto(world, tmp_path, aws_ca
 def test_packaged_model_data_answers_through_the_container_entry_points(world, tmp_path, monkeypatch):
     """The model data's ``model_fn``/``input_fn``/``predict_fn``/``output_fn`` (what the
     container calls) answer as the handler does."""
-    from serving.sagemaker import inference
-
-    cfg = config(tmp_path, store_config=str(Path(__file__).parents[1] / "configs" / "workspace.yaml"))
-    p = deploy.plan("recommendations", cfg, world)
-    archive = deploy.package(p, cfg, world, tmp_path / "pkg")
-    extracted = tmp_path / "opt-ml-model"
-    with tarfile.open(archive) as tar:
-        tar.extractall(extracted, filter="data")
+    p, extracted, model = sagemaker_model_data("recommendations", world, tmp_path, monkeypatch)
     assert "serving.sagemaker.inference" in (extracted / "code" / "inference.py").read_text()
-    # What the container's environment sets (deploy.environment), restored after the test.
-    monkeypatch.setenv("POMONA_BENTO_MANIFEST", str(extracted / "pomona_bento.json"))
-    monkeypatch.setenv("POMONA_CONFIG", str(extracted / "pomona_store.yaml"))
-    model = inference.model_fn(str(extracted))
     assert model[1].current.version == p.version
-    body = json.dumps({"user_id": 5, "k": 4})
-    out = json.loads(inference.output_fn(inference.predict_fn(inference.input_fn(body, "application/json"), model)))
+    out = invoke_model_data(model, {"user_id": 5, "k": 4})
     champion = fixed_champion(runtime.load_version("recommendations", world), world)
     assert out == answer("recommendations", champion, {"user_id": 5, "k": 4}, world)
     assert len(out["items"]) == 4

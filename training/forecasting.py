@@ -91,7 +91,8 @@ def configure(estimator, data: Data):
     """Give the forecaster the dataset's frequency, season and horizon (the config sets the rest)."""
     params = estimator.get_params()
     update = {k: v for k, v in (("freq", data.extra["freq"]), ("season_length", data.extra["season_length"]),
-                                 ("max_horizon", data.extra["max_horizon"])) if k in params}
+                                 ("max_horizon", data.extra["max_horizon"]), ("horizon", data.extra["horizon"]))
+              if k in params}
     return estimator.set_params(**update)
 
 
