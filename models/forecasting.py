@@ -24,10 +24,10 @@ from models.forecasting_base import (
     SeasonalNaive,
     default_lags,
     default_windows,
-    fit_once,
     future_inputs,
     last_values,
 )
+from models.forecasting_cache import fit_once
 from models.forecasting_ensemble import Combination, PerSeriesChoice
 from models.forecasting_global import LGBMForecaster
 from models.forecasting_stats import MODELS as STATS_MODELS

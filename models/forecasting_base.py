@@ -15,7 +15,6 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from models import forecasting_calibration as calibration
-from models.forecasting_cache import fit_once  # noqa: F401  (re-exported: the forecasters' shared fit cache)
 from pomona.schemas import PRODUCT_ID, SERIES_ID, SPLIT, STORE_ID, TS, Y
 
 KEYS = (SERIES_ID, TS)
@@ -283,8 +282,7 @@ class SeasonalNaive(_Forecaster):
         self.history_ = {s: v.to_numpy()[-m:] for s, v in groups}
         self.abs_residuals_ = {s: np.abs(v.to_numpy()[m:] - v.to_numpy()[:-m]) for s, v in groups}
         self.max_horizon_ = self.max_horizon
-        self.calibration_level_ = self.level  # the scores measure the model's own interval at this level
-        self.calibration_scores_ = calibration.conformal_scores(self, X) if self.intervals == "conformal" else None
+        calibration.calibrate(self, X)
         return self
 
     def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None,
@@ -293,8 +291,7 @@ class SeasonalNaive(_Forecaster):
         intervals (default: the fitted level)."""
         h = self._check_h(h)
         level = self.level if level is None else level
-        scale = calibration.factor(self.calibration_scores_, level) if self.intervals == "conformal" else None
-        native = level if scale is None else self.calibration_level_  # conformal: scales the fitted level's
+        scale, native = calibration.scale_for(self, level)
         m = int(self.season_length)
         out = self.future_index(h, series)
         k = np.arange(1, h + 1)

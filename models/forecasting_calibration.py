@@ -28,7 +28,7 @@ from sklearn.base import clone
 from models.forecasting_cache import fit_once
 from pomona.schemas import SERIES_ID, TS, Y
 
-__all__ = ["MAX_SERIES", "conformal_scores", "holdout", "widen"]
+__all__ = ["MAX_SERIES", "calibrate", "conformal_scores", "holdout", "scale_for", "widen"]
 
 MAX_SERIES = 1000  # series held out for calibration at most (a fixed, seeded draw beyond it)
 INTERVALS = ("conformal", "native")
@@ -83,6 +83,21 @@ def steps(estimator) -> int | None:
     """The steps a forecaster holds out: its ``horizon`` (the steps that matter most: the
     training job sets the evaluation horizon), else its ``max_horizon``."""
     return estimator.horizon if estimator.horizon is not None else estimator.max_horizon
+
+
+def calibrate(estimator, X: pd.DataFrame) -> None:
+    """Set a fitted forecaster's ``calibration_scores_`` (None unless its ``intervals`` are
+    ``"conformal"``) and ``calibration_level_``, the level of its own interval they measure."""
+    estimator.calibration_level_ = estimator.level
+    estimator.calibration_scores_ = conformal_scores(estimator, X) if estimator.intervals == "conformal" else None
+
+
+def scale_for(estimator, level: float) -> tuple[float | None, float]:
+    """(scale, native level): how a ``level``% interval comes from a calibrated forecaster's own
+    interval at the native level (the calibrated level; ``level`` itself, scale None, when the
+    intervals are native or the scores are too few for ``level``)."""
+    scale = factor(estimator.calibration_scores_, level) if estimator.intervals == "conformal" else None
+    return scale, (level if scale is None else estimator.calibration_level_)
 
 
 def factor(scores: np.ndarray | None, level: float) -> float | None:

@@ -153,8 +153,7 @@ class StatsForecaster(_Forecaster):
             self.forecasts_[i] = f
         self.fallback_ = pd.Series(reasons, dtype=object, name="reason").reindex(
             [s for s in self.series_ if s in reasons])
-        self.calibration_level_ = self.level  # the scores measure the model's own interval at this level
-        self.calibration_scores_ = calibration.conformal_scores(self, X) if self.intervals == "conformal" else None
+        calibration.calibrate(self, X)
         return self
 
     def predict(self, h: int, X_future: pd.DataFrame | None = None, level: int | None = None,
@@ -163,8 +162,7 @@ class StatsForecaster(_Forecaster):
         intervals (default: the fitted level). ``X_future`` is ignored."""
         h = self._check_h(h)
         level = self.level if level is None else level
-        scale = calibration.factor(self.calibration_scores_, level) if self.intervals == "conformal" else None
-        native = level if scale is None else self.calibration_level_  # conformal: scales the fitted level's
+        scale, native = calibration.scale_for(self, level)
         sel = self._select(series)
         out = self.future_index(h, sel)
         if native == self.forecasts_level_ and h <= self.forecasts_.shape[2]:
