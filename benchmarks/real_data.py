@@ -5,6 +5,12 @@ figures of the chosen candidate and the baseline (scored once). Seeds: the mean 
 test set is small (ranking, fraud); "chosen" counts the seeds that chose the candidate.
 
     .venv/bin/python benchmarks/real_data.py [--data ../shared/data] [--only movielens,letor,vehicle,m4,m3q,m3y]
+
+``--shift K`` (forecasting only) is a validation-only study: the last K official horizons of
+every *training* series become the test part and the test files are never opened, so the whole
+protocol (choice on the horizon before, one score after) runs K horizons earlier. With K = 1
+its "test" part is the real job's validation part: it checks a selection rule against data
+that the real job only uses for choosing.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +55,41 @@ RUNS = {
              "goal": [15.93, None, None, None]}, [0]),
 }
 
+# Official horizon and season of the M4-format forecasting sets (for --shift, which never reads
+# the test files).
+HORIZONS = {"m4": (48, 24), "m3q": (8, 4), "m3y": (6, 1)}
+
+
+def shifted(folder: Path, h: int, m: int, k: int, out: Path) -> Path:
+    """A copy of an M4-format folder whose test part is the ``h`` values ``k`` horizons before
+    the end of each training series (``*-train.csv`` only is read). Series too short for a
+    validation part of ``h`` and two seasons before it are left out (and counted)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (train_csv,) = folder.glob("*-train.csv")
+    wide = pd.read_csv(train_csv)
+    ids, values = wide.iloc[:, 0], wide.iloc[:, 1:].to_numpy(dtype="float64")
+    lengths = (~np.isnan(values)).sum(axis=1)
+    keep = lengths - k * h >= h + 2 * m
+    print(f"\n{folder.name} shifted by {k} horizon(s): {keep.sum()} of {len(keep)} series are long enough")
+    ids, values, lengths = ids[keep].to_numpy(), values[keep], lengths[keep]
+    cut = lengths - k * h
+    train = np.full_like(values, np.nan)
+    test = np.empty((len(ids), h))
+    for i, n in enumerate(cut):
+        train[i, :n], test[i] = values[i, :n], values[i, n:n + h]
+    for name, block in ((train_csv.name, train[:, :cut.max()]), (train_csv.name.replace("-train", "-test"), test)):
+        frame = pd.DataFrame(block, columns=[f"V{j + 2}" for j in range(block.shape[1])])
+        frame.insert(0, "V1", ids)
+        frame.to_csv(out / name, index=False)
+    return out
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--only", default=",".join(RUNS))
+    ap.add_argument("--shift", type=int, default=0, help="forecasting: score K horizons before the test part")
+    ap.add_argument("--primary", help="forecasting: choose on this metric instead of the default (a study)")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="pomona-real-"))
     os.environ["POMONA_HOME"] = str(home)
@@ -61,6 +98,10 @@ def main() -> int:
     from pomona.workspace import workspace
     from training.job import train
 
+    if args.primary:
+        import training.forecasting
+        training.forecasting.PRIMARY = args.primary
+
     ws = workspace(home)
     for key in args.only.split(","):
         importer, rel, uc, shown, published, seeds = RUNS[key]
@@ -68,8 +109,13 @@ def main() -> int:
         if not path.exists():
             print(f"\n## {key}: skipped, {path} not found")
             continue
+        if args.shift:
+            if key not in HORIZONS:
+                print(f"\n## {key}: skipped, --shift applies to the forecasting datasets")
+                continue
+            path = shifted(path, *HORIZONS[key], args.shift, home / f"shifted-{key}")
         t0 = time.perf_counter()
-        import_dataset(ws, importer, path, force=True)
+        import_dataset(ws, importer, path, force=True, verify_checksum=not args.shift)
         features.apply(ws, [uc])
         runs = [train(uc, seed=seed, ws=ws, log=lambda m: print(m, file=sys.stderr)) for seed in seeds]
         secs = time.perf_counter() - t0

@@ -200,11 +200,19 @@ class _Forecaster(RegressorMixin, BaseEstimator):
         if series is None:
             return np.arange(len(self.series_))
         wanted = pd.unique(pd.Series(list(series), dtype="object").astype(str))
-        known = pd.Index(np.asarray(self.series_).astype(str))
+        known = self._series_index()
         unknown = [s for s in wanted if s not in known]
         if unknown:
             raise ValueError(f"unknown series {unknown[:5]} (the model was fit on {len(known)} series)")
         return known.get_indexer(wanted)
+
+    def _series_index(self) -> pd.Index:
+        """``series_`` as strings, built once per fit (not per request)."""
+        cached = self.__dict__.get("_series_index_")
+        if cached is None or cached[0] is not self.series_:
+            cached = (self.series_, pd.Index(np.asarray(self.series_).astype(str)))
+            self.__dict__["_series_index_"] = cached
+        return cached[1]
 
     def future_index(self, h: int, series=None) -> pd.DataFrame:
         """(series, step) rows for steps 1..h after each series' last timestamp, series-major."""

@@ -34,6 +34,7 @@ TARGET_TRANSFORMS = ("log_difference", "series_scale", None)
 # mlforecast's predict moves its series state forward in place (and subsets it for ``ids``),
 # so two threads must not predict with one fitted MLForecast at once; predicts take ~ms.
 _PREDICT_LOCK = threading.Lock()
+BAG_FRACTION = 0.8  # rows and features each booster of a bag sees
 
 
 class LGBMForecaster(_Forecaster):
@@ -64,6 +65,13 @@ class LGBMForecaster(_Forecaster):
     1..24, 48, ..., 168). A series shorter than the lags gets NaN for the lags it lacks; one
     shorter than a season is anchored at its rolling mean.
 
+    A bag of ``bags`` boosters (default 3, seeds ``random_state``, ``+ 1``, ...) each trained on
+    80% of the rows and of the features at every tree, with LightGBM's default 31 leaves; the
+    point forecast at every step is their mean. On both validation windows of M3 Quarterly and
+    M4 Hourly (``benchmarks/forecast_validation.py``; test files unread) the bag of three took
+    the single 63-leaf booster from sMAPE 9.43 / 9.79 to 9.37 / 9.71 and OWA 0.454 / 0.438 to
+    0.444 / 0.409; ``bags=1`` is the single booster without subsampling.
+
     Predicting step t + k feeds the forecasts for t + 1 .. t + k - 1 back in (mlforecast's
     recursion). Not offered: mlforecast's direct strategy (one model per step): in 1.1.0 its
     predict advances the date features to the forecast step while its training keeps them at
@@ -83,12 +91,12 @@ class LGBMForecaster(_Forecaster):
     Learned: ``mlf_`` (the fitted MLForecast), ``series_``, ``last_timestamp_``, ``exog_``,
     ``max_horizon_``, ``nonnegative_``, ``log_``, ``counts_``, ``scale_`` (divisor per series),
     ``feature_names_``, ``feature_importances_`` (gain by feature), ``conformal_errors_``
-    or ``quantile_boosters_``; :meth:`boosters` lists every LightGBM booster.
+    or ``quantile_models_``; :meth:`boosters` lists every LightGBM booster.
     """
 
     def __init__(self, season_length: int = 7, freq: str = "D", lags: list[int] | None = None,
                  rolling_windows: list[int] | None = None, n_estimators: int = 1000, learning_rate: float = 0.05,
-                 num_leaves: int = 63, min_child_samples: int = 20, max_horizon: int = 28,
+                 num_leaves: int = 31, min_child_samples: int = 20, bags: int = 3, max_horizon: int = 28,
                  intervals: str = "conformal", level: int = 90, target_transform: str | None = "log_difference",
                  seasonal_difference: bool = False, objective: str = "l1", round_counts: bool = True,
                  random_state: int = 0, n_jobs: int | None = None):
@@ -100,6 +108,7 @@ class LGBMForecaster(_Forecaster):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.bags = bags
         self.max_horizon = max_horizon
         self.intervals = intervals
         self.level = level
@@ -115,6 +124,8 @@ class LGBMForecaster(_Forecaster):
         p = dict(objective=objective, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
                  min_child_samples=self.min_child_samples, seed=self.random_state, deterministic=True,
                  force_row_wise=True, num_threads=self.n_jobs or 0, verbose=-1)
+        if self.bags > 1:  # each booster of the bag sees 80% of the rows and of the features at every tree
+            p.update(bagging_fraction=BAG_FRACTION, bagging_freq=1, feature_fraction=BAG_FRACTION)
         if alpha is not None:
             p["alpha"] = alpha
         return p
@@ -128,10 +139,10 @@ class LGBMForecaster(_Forecaster):
         base = {}
         if self.seasonal_difference:
             base = dict(base=f"lag{m}", fallback=rolling_name(RollingMean(max(windows)), 1))
-        models = {POINT: _Booster(self._params(self.objective), self.n_estimators, **base)}
+        models = {POINT: _Booster(self._params(self.objective), self.n_estimators, bags=self.bags, **base)}
         if self.intervals == "quantile":
             a = self.level / 100.0
-            models.update({name: _Booster(self._params("quantile", alpha), self.n_estimators, **base)
+            models.update({name: _Booster(self._params("quantile", alpha), self.n_estimators, bags=self.bags, **base)
                            for name, alpha in (("lo", (1 - a) / 2), ("hi", (1 + a) / 2))})
         mlf = MLForecast(models=models, freq=self.freq, lags=lags,
                          lag_transforms={1: [RollingMean(window_size=w, min_samples=1) for w in windows]},
@@ -163,7 +174,7 @@ class LGBMForecaster(_Forecaster):
         return mlf, extra
 
     def _forecast(self, mlf: MLForecast, h: int, series: np.ndarray, future: pd.DataFrame | None,
-                  quantiles: tuple[lgb.Booster, ...] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  quantiles: tuple[_Booster, ...] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Point forecasts (series x h, original units, rows in ``series`` order) and, given
         ``quantiles`` (point, lower, upper boosters), each bound's booster minus the point's on
         the point recursion's features, on the scaled target (2 x h x series)."""
@@ -221,11 +232,10 @@ class LGBMForecaster(_Forecaster):
         self.counts_ = bool(self.round_counts and np.array_equal(X[Y].to_numpy(), np.round(X[Y].to_numpy())))
         self.mlf_, quantiles = self._fit_pipeline(X)
         if self.intervals == "quantile":
-            self.quantile_boosters_ = tuple(quantiles[name].booster_ for name in ("lo", "hi"))
+            self.quantile_models_ = tuple(quantiles[name] for name in ("lo", "hi"))
         self.scale_ = self._scales(self.mlf_).reindex(self.series_)
         self.feature_names_ = list(self.mlf_.ts.features_order_)
-        self.feature_importances_ = pd.Series(self._point().booster_.feature_importance("gain"),
-                                              index=self.feature_names_, name="gain")
+        self.feature_importances_ = pd.Series(self._point().gain(), index=self.feature_names_, name="gain")
         return self
 
     def _point(self) -> _Booster:
@@ -235,7 +245,8 @@ class LGBMForecaster(_Forecaster):
         """Every LightGBM booster the model predicts with: the point model, then the quantile
         models, if any (serving makes each predict on one thread)."""
         check_is_fitted(self)
-        return [self._point().booster_, *(getattr(self, "quantile_boosters_", None) or ())]
+        models = [self._point(), *(getattr(self, "quantile_models_", None) or ())]
+        return [b for model in models for b in (getattr(model, "boosters_", None) or [model.booster_])]
 
     def _conformal(self, X: pd.DataFrame, H: int) -> np.ndarray:
         """Scaled absolute errors (series x step) of forecasting each series' last steps.
@@ -273,7 +284,7 @@ class LGBMForecaster(_Forecaster):
             raise ValueError(f"quantile intervals were trained for level={self.level}; got level={level}")
         sel = self._select(series)
         future = self._future_exog(self.future_index(h, sel), X_future)
-        quantiles = (self._point().booster_, *self.quantile_boosters_) if self.intervals == "quantile" else None
+        quantiles = (self._point(), *self.quantile_models_) if self.intervals == "quantile" else None
         yhat, deltas = self._forecast(self.mlf_, h, sel, future, quantiles)
         scale = self.scale_.reindex(sel).to_numpy()[:, None]
         if self.intervals == "conformal":

@@ -55,19 +55,23 @@ def rolling_name(tfm: RollingMean, lag: int, *args) -> str:
 
 
 class _Booster(RegressorMixin, BaseEstimator):
-    """A LightGBM booster trained with ``lgb.train(params)`` on the change from the feature
-    ``base`` (the seasonal lag; ``None``: on the target itself), which ``predict`` adds back; a
-    missing base (a series shorter than a season) falls back to the feature ``fallback`` (a
-    rolling mean), then 0. ``predict`` calls ``Booster.predict`` on a float matrix with no thread
-    argument, so a single-thread setting on the booster holds (``LGBMRegressor.predict`` passes
-    its own ``num_threads``)."""
+    """``bags`` LightGBM boosters trained with ``lgb.train(params)`` (seeds ``seed``,
+    ``seed + 1``, ...; the parameters' row and feature subsampling makes them differ) whose
+    mean is the prediction: inside mlforecast's recursion each step feeds the mean back.
+    They learn the change from the feature ``base`` (the seasonal lag; ``None``: the target
+    itself), which ``predict`` adds back; a missing base (a series shorter than a season) falls
+    back to the feature ``fallback`` (a rolling mean), then 0. ``predict`` calls
+    ``Booster.predict`` on a float matrix with no thread argument, so a single-thread setting on
+    the boosters holds (``LGBMRegressor.predict`` passes its own ``num_threads``). Learned:
+    ``boosters_``."""
 
     def __init__(self, params: dict | None = None, num_boost_round: int = 100, base: str | None = None,
-                 fallback: str | None = None):
+                 fallback: str | None = None, bags: int = 1):
         self.params = params
         self.num_boost_round = num_boost_round
         self.base = base
         self.fallback = fallback
+        self.bags = bags
 
     def fit(self, X: pd.DataFrame, y):
         names = [str(c) for c in X.columns]
@@ -76,9 +80,16 @@ class _Booster(RegressorMixin, BaseEstimator):
         matrix = np.asarray(X, dtype="float64")
         target = np.asarray(y, dtype="float64") - self._anchor(matrix, training=True)
         keep = ~np.isnan(target)  # rows without the base value: no change to learn
-        self.booster_ = lgb.train(dict(self.params or {}), lgb.Dataset(matrix[keep], target[keep], feature_name=names),
-                                  self.num_boost_round)
+        params = dict(self.params or {})
+        seed = int(params.get("seed", 0))
+        self.boosters_ = [lgb.train({**params, "seed": seed + i},
+                                    lgb.Dataset(matrix[keep], target[keep], feature_name=names), self.num_boost_round)
+                          for i in range(max(int(self.bags), 1))]
         return self
+
+    def gain(self) -> np.ndarray:
+        """Each feature's split gain, the mean over the boosters."""
+        return np.mean([b.feature_importance("gain") for b in self.boosters_], axis=0)
 
     def _anchor(self, matrix: np.ndarray, training: bool = False) -> np.ndarray | float:
         if self.base_index_ is None:
@@ -92,7 +103,11 @@ class _Booster(RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         matrix = np.asarray(X, dtype="float64")
-        return self._anchor(matrix) + self.booster_.predict(matrix)
+        boosters = getattr(self, "boosters_", None) or [self.booster_]  # a model pickled before bagging
+        total = boosters[0].predict(matrix)
+        for booster in boosters[1:]:
+            total = total + booster.predict(matrix)
+        return self._anchor(matrix) + total / len(boosters)
 
 
 class _StepSeries(TimeSeries):

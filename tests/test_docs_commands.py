@@ -342,10 +342,13 @@ def run_benchmark(e: Env, cmd: str) -> str:
         cmd += " --frame-rows 20000 --profile-calls 0" + ("" if "gen" in cmd else f" --home {e.home}")
     if script.endswith("tune_defaults.py"):  # the synthetic world, two grid points (the real sets: real_data.py)
         cmd = re.sub(r"tune_defaults\.py \S+", "tune_defaults.py synthetic --scale small --limit 2", cmd)
-    if script.endswith("real_data.py"):
-        if not SHARED_DATA.exists():
-            pytest.skip(f"real datasets not available at {SHARED_DATA}")
-        cmd += " --only movielens"
+    if script.endswith(("real_data.py", "forecast_validation.py")) and not SHARED_DATA.exists():
+        pytest.skip(f"real datasets not available at {SHARED_DATA}")
+    if script.endswith("real_data.py"):  # one small dataset (a shifted study: the smallest forecasting one)
+        cmd = re.sub(r" --only \S+", "", cmd) + (" --only m3q" if "--shift" in cmd else " --only movielens")
+    if script.endswith("forecast_validation.py"):  # one window, two fast candidates, M3 Yearly
+        cmd = (f"{cmd.split()[0]} {script} {SHARED_DATA / 'forecasting' / 'm3-yearly'} --windows 1 "
+               """--candidates '{"seasonal_naive": {}, "dynamic_theta": {}}'""")
     out = e.run(cmd.replace(".venv/bin/python", sys.executable), timeout=900).stdout
     assert "|" in out, f"{cmd} printed no table:\n{out[-1500:]}"
     return "benchmark (small)"

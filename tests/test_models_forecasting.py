@@ -90,8 +90,25 @@ def test_lgbm_learned_state(demand):
     assert m.conformal_errors_.shape == (6, H)
     assert m.feature_importances_["promo"] > 0
     assert (m.last_timestamp_ == train.groupby("series_id")["event_timestamp"].max()).all()
-    assert [type(b) for b in m.boosters()] == [lgb.Booster]
+    assert [type(b) for b in m.boosters()] == [lgb.Booster] * m.bags
     assert m.boosters()[0].feature_name() == m.feature_names_
+
+
+def test_bagged_boosters_average(demand):
+    """The point forecast at every step is the mean of the bag's boosters (each on its own
+    rows and features), fed back into the recursion; one booster is the plain model."""
+    train, test = demand
+    bag = LGBMForecaster(season_length=7, freq="D", max_horizon=H, **{**FAST, "bags": 3}).fit(train)
+    point = bag._point()
+    assert len(point.boosters_) == 3 and len({b.model_to_string() for b in point.boosters_}) == 3
+    x = bag.mlf_.ts.features_order_
+    rows = np.random.default_rng(0).normal(size=(5, len(x)))
+    np.testing.assert_allclose(point.predict(rows), np.mean([b.predict(rows) for b in point.boosters_], axis=0))
+    np.testing.assert_allclose(bag.feature_importances_.to_numpy(),
+                               np.mean([b.feature_importance("gain") for b in point.boosters_], axis=0))
+    one = LGBMForecaster(season_length=7, freq="D", max_horizon=H, **{**FAST, "bags": 1}).fit(train)
+    assert len(one.boosters()) == 1 and "bagging_fraction" not in one._point().params
+    assert bag.predict(H, test)["yhat"].notna().all()
 
 
 def test_y_argument_replaces_column(demand):
@@ -201,7 +218,8 @@ def test_default_lags():
 def test_quantile_intervals_need_their_level(demand):
     train, test = demand
     m = LGBMForecaster(season_length=7, freq="D", max_horizon=H, intervals="quantile", level=80, **FAST).fit(train)
-    assert len(m.quantile_boosters_) == 2 and m.boosters()[1:] == list(m.quantile_boosters_)
+    assert len(m.quantile_models_) == 2
+    assert m.boosters()[m.bags:] == [b for q in m.quantile_models_ for b in q.boosters_]
     m.predict(H, test)
     with pytest.raises(ValueError, match="level=80"):
         m.predict(H, test, level=90)
