@@ -104,6 +104,13 @@ def test_bagged_boosters_average(demand):
     x = bag.mlf_.ts.features_order_
     rows = np.random.default_rng(0).normal(size=(5, len(x)))
     np.testing.assert_allclose(point.predict(rows), np.mean([b.predict(rows) for b in point.boosters_], axis=0))
+    # one row (a served step) goes through LightGBM's single-row C API: the same numbers
+    single = [point.predict(rows[i:i + 1])[0] for i in range(len(rows))]
+    np.testing.assert_allclose(single, point.predict(rows), rtol=1e-12)
+    again = pickle.loads(pickle.dumps(bag))  # the C handles are not pickled; they are made again
+    assert "_rows" not in vars(again._point())
+    pd.testing.assert_frame_equal(again.predict(H, test, series=[test["series_id"].iloc[0]]),
+                                  bag.predict(H, test, series=[test["series_id"].iloc[0]]))
     np.testing.assert_allclose(bag.feature_importances_.to_numpy(),
                                np.mean([b.feature_importance("gain") for b in point.boosters_], axis=0))
     one = LGBMForecaster(season_length=7, freq="D", max_horizon=H, **{**FAST, "bags": 1}).fit(train)
