@@ -7,9 +7,10 @@ per-step feature row as a float matrix (:class:`_StepSeries`, for serving's late
 from __future__ import annotations
 
 import ctypes
+import functools
+from pathlib import Path
 
 import lightgbm as lgb
-import lightgbm.basic as lgb_basic
 import numpy as np
 import pandas as pd
 import utilsforecast.processing as ufp
@@ -57,34 +58,56 @@ def rolling_name(tfm: RollingMean, lag: int, *args) -> str:
     return f"rolling_mean_lag{lag}_window_size{tfm.window_size}"
 
 
+# LightGBM's C API (c_api.h), for one row: its documented constants and functions only.
+_PREDICT_NORMAL, _DTYPE_FLOAT64 = 0, 1
+
+
+@functools.lru_cache(maxsize=1)
+def _lightgbm_c_api() -> ctypes.CDLL:
+    # the library the lightgbm package loaded (its wheel's lib/lib_lightgbm.so, .dylib or .dll)
+    return ctypes.cdll.LoadLibrary(str(next((Path(lgb.__file__).parent / "lib").glob("lib_lightgbm.*"))))
+
+
+def _check(code: int) -> None:
+    if code != 0:
+        lib = _lightgbm_c_api()
+        lib.LGBM_GetLastError.restype = ctypes.c_char_p
+        raise lgb.basic.LightGBMError(lib.LGBM_GetLastError().decode())
+
+
 class _RowPredictor:
     """One booster's prediction for one row through LightGBM's C API for single rows
-    (``LGBM_BoosterPredictForMatSingleRowFast``: its configuration is made once, where
-    ``Booster.predict`` builds a predictor and checks its input on every call, ~30 us, which a
-    48-step recursion over a bag of three pays 144 times per request). One thread, raw
-    prediction (the regression objectives' output); not thread-safe (the recursion runs under
-    ``models.forecasting_global``'s predict lock)."""
+    (``LGBM_BoosterPredictForMatSingleRowFast``: configured once, where ``Booster.predict``
+    builds a predictor and checks its input on every call, ~30 us, which a 48-step recursion
+    over a bag of three pays 144 times per request). The C booster is loaded from the model's
+    text; one thread; not thread-safe (the recursion runs under ``models.forecasting_global``'s
+    predict lock)."""
 
     def __init__(self, booster: lgb.Booster, n_features: int):
-        self.booster = booster  # keeps the booster (and its handle) alive
-        self.n_features = n_features
-        self.handle = ctypes.c_void_p()
-        lgb_basic._safe_call(lgb_basic._LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-            booster._handle, ctypes.c_int(lgb_basic._C_API_PREDICT_NORMAL), ctypes.c_int(0), ctypes.c_int(-1),
-            ctypes.c_int(lgb_basic._C_API_DTYPE_FLOAT64), ctypes.c_int32(n_features), lgb_basic._c_str("num_threads=1"),
-            ctypes.byref(self.handle)))
+        lib = _lightgbm_c_api()
+        self.booster, self.config = ctypes.c_void_p(), ctypes.c_void_p()
+        iterations = ctypes.c_int(0)
+        _check(lib.LGBM_BoosterLoadModelFromString(ctypes.c_char_p(booster.model_to_string().encode()),
+                                                   ctypes.byref(iterations), ctypes.byref(self.booster)))
+        _check(lib.LGBM_BoosterPredictForMatSingleRowFastInit(
+            self.booster, ctypes.c_int(_PREDICT_NORMAL), ctypes.c_int(0), ctypes.c_int(-1),
+            ctypes.c_int(_DTYPE_FLOAT64), ctypes.c_int32(n_features), ctypes.c_char_p(b"num_threads=1"),
+            ctypes.byref(self.config)))
 
     def __call__(self, row: np.ndarray) -> float:
         row = np.ascontiguousarray(row, dtype=np.float64)
         out, n = np.empty(1), ctypes.c_int64(0)
-        lgb_basic._safe_call(lgb_basic._LIB.LGBM_BoosterPredictForMatSingleRowFast(
-            self.handle, row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(n),
+        _check(_lightgbm_c_api().LGBM_BoosterPredictForMatSingleRowFast(
+            self.config, row.ctypes.data_as(ctypes.c_void_p), ctypes.byref(n),
             out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
         return float(out[0])
 
     def __del__(self):
-        if self.handle:
-            lgb_basic._LIB.LGBM_FastConfigFree(self.handle)
+        lib = _lightgbm_c_api()
+        if self.config:
+            lib.LGBM_FastConfigFree(self.config)
+        if self.booster:
+            lib.LGBM_BoosterFree(self.booster)
 
 
 class _Booster(RegressorMixin, BaseEstimator):
